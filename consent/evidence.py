@@ -1,0 +1,55 @@
+"""The evidence store: the signed consent forms and consent videos behind each record.
+
+The ledger keeps only an evidence file's SHA-256; the file itself is copied here, one folder per
+record, so that erasing a record's personal data can delete its evidence too without touching any
+other record's.
+"""
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from consent.errors import InvalidInput
+
+CHUNK = 1 << 20
+
+
+class EvidenceStore:
+    """Files under `root/<record id>/<sha256><suffix>`, written atomically."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def put(self, record_id: str, source: Path | str) -> str:
+        """Copy `source` in under `record_id` and return its SHA-256."""
+        source = Path(source)
+        digest = file_sha256(source)
+        folder = self.root / record_id
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = folder / f"{digest}{source.suffix.lower()}"
+        tmp = folder / f".{target.name}.tmp"
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+        return digest
+
+    def remove(self, record_id: str) -> None:
+        shutil.rmtree(self.root / record_id, ignore_errors=True)
+
+    def files(self, record_id: str) -> list[Path]:
+        folder = self.root / record_id
+        return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a readable, non-empty file; InvalidInput otherwise."""
+    if not path.is_file():
+        raise InvalidInput("evidence file not found", path)
+    if path.stat().st_size == 0:
+        raise InvalidInput("evidence file is empty (0 bytes)", path)
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

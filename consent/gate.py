@@ -1,0 +1,95 @@
+"""The consent gate: nothing is animated unless one consent record covers it, now, for this purpose.
+
+`authorize` is called at the start of every render and returns a Grant; `Grant.recheck` is called
+again right before the output is published, so a revocation that lands mid-render stops it. Every
+refusal is a ConsentRefused subclass naming the rule that failed, with record ids and dates only:
+never a name.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from consent.errors import InvalidInput, SourceNotCovered
+from consent.ledger import Ledger
+from consent.record import Purpose, Record
+from consent.sources import SourceImage, fingerprint
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Permission to render these sources for this purpose, as of `checked_at`.
+
+    `record_hash` is the hash of the record's grant row in the ledger: what a C2PA manifest cites
+    (with `record_id`) to prove consent without carrying any personal data.
+    """
+
+    record_id: str
+    record_hash: str
+    purpose: Purpose
+    operator: str
+    sources: tuple[SourceImage, ...]
+    checked_at: datetime
+    ledger: Ledger = field(repr=False, compare=False)
+
+    def recheck(self, now: datetime | None = None) -> None:
+        """Raise the ConsentRefused subclass that now applies, if the record stopped allowing this use."""
+        refusal = self.ledger.get(self.record_id).refusal(self.purpose, now or datetime.now(UTC))
+        if refusal is not None:
+            raise refusal
+
+
+def authorize(
+    ledger: Ledger,
+    sources: Sequence[Path | str],
+    purpose: str,
+    operator: str,
+    *,
+    record_id: str | None = None,
+    now: datetime | None = None,
+) -> Grant:
+    """Return a Grant if one record covers every source image and allows `purpose` at `now`.
+
+    With `record_id`, only that record is considered (the CLI's `--consent ID`). Otherwise any
+    record that covers the sources and allows the use will do.
+
+    Raises:
+        InvalidInput: no sources, an unreadable image, an unknown purpose, no operator.
+        SourceNotCovered, ConsentRevoked, ConsentExpired, ConsentErased, PurposeNotAllowed.
+    """
+    now = now or datetime.now(UTC)
+    if not (operator or "").strip():
+        raise InvalidInput("operator must not be empty: every use is recorded against who made it")
+    wanted = Purpose.parse(purpose)
+    if not sources:
+        raise InvalidInput("at least one source image is needed")
+    images = tuple(fingerprint(s) for s in sources)
+    hashes = {i.sha256 for i in images}
+    candidates = [ledger.get(record_id)] if record_id else ledger.records()
+    covering = [r for r in candidates if r.covers(hashes)]
+    if not covering:
+        raise SourceNotCovered(_not_covered(record_id, candidates, images))
+    refusals = []
+    for record in covering:
+        refusal = record.refusal(wanted, now)
+        if refusal is None:
+            return Grant(record.record_id, record.grant_hash, wanted, operator.strip(), images, now, ledger)
+        refusals.append(refusal)
+    raise refusals[0]
+
+
+# helpers
+
+
+def _not_covered(record_id: str | None, candidates: list[Record], images: tuple[SourceImage, ...]) -> str:
+    """Say which source images no record covers, by position (file names may be personal data)."""
+    known = {s.sha256 for r in candidates for s in r.sources}
+    missing = [i for i, img in enumerate(images, 1) if img.sha256 not in known]
+    where = f"consent record {record_id}" if record_id else "no single consent record"
+    if missing and len(missing) == len(images):
+        return f"{where} covers these source images: none of the {len(images)} is on record"
+    if missing:
+        numbers = ", ".join(str(i) for i in missing)
+        return f"{where} covers every source image: image {numbers} of {len(images)} is not on record"
+    return f"{where} covers all {len(images)} source images together (each is on record, but not in one record)"

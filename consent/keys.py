@@ -1,0 +1,76 @@
+"""The studio's ledger key: an Ed25519 key pair that signs every ledger row and every receipt.
+
+Created on first use with the private key file readable by its owner only (0600). Anyone holding
+the public key can check the ledger and a subject's receipt; only the studio can extend them.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+@dataclass(frozen=True)
+class LedgerKey:
+    """Signs with the private half (when present) and verifies with the public half."""
+
+    public: Ed25519PublicKey
+    private: Ed25519PrivateKey | None = None
+
+    @classmethod
+    def load_or_create(cls, path: Path | str) -> "LedgerKey":
+        """Read the PEM private key at `path`, creating it (mode 0600, folder 0700) if absent."""
+        path = Path(path)
+        if not path.exists():
+            _create(path)
+        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(private, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 private key")
+        return cls(private.public_key(), private)
+
+    @classmethod
+    def generate(cls) -> "LedgerKey":
+        """A throwaway key in memory (tests, in-memory ledgers)."""
+        private = Ed25519PrivateKey.generate()
+        return cls(private.public_key(), private)
+
+    def sign(self, message: bytes) -> str:
+        if self.private is None:
+            raise ValueError("this ledger key has no private half: it can verify but not sign")
+        return self.private.sign(message).hex()
+
+    def verifies(self, message: bytes, signature_hex: str) -> bool:
+        try:
+            self.public.verify(bytes.fromhex(signature_hex), message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def public_pem(self) -> str:
+        return self.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+
+# helpers
+
+
+def _create(path: Path) -> None:
+    """Write a new key atomically: a crash never leaves a half-written or world-readable key."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    try:
+        os.link(tmp, path)  # fails if another process created the key first: keep theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()

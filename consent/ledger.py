@@ -1,0 +1,416 @@
+"""The consent ledger: an append-only, hash-chained, signed log of grant, use, revoke and erase events.
+
+Every row's hash covers the previous row's hash and the row's own canonical JSON, and every row is
+signed with the studio's Ed25519 ledger key; a signed *head* (the last row's number and hash) catches
+rows cut off the end. `verify` walks the chain and names the first row that fails.
+
+Personal data (subject and grantor names, contact, free-text reasons) never enters the chain. It
+lives in the `personal` table, referenced from the chain by a salted hash; `erase` deletes the data
+and its salt, so the reference no longer identifies anyone while the chain still verifies (GDPR
+Art. 17 without breaking the audit trail).
+
+Example:
+
+    with Ledger("sqlite:///ledger.db", LedgerKey.load_or_create("ledger.pem"), "evidence/") as ledger:
+        record = ledger.grant(kind="artwork", name="Mona Lisa", grantor="Registrar", ...)
+        ledger.revoke(record.record_id, reason="loan ended", operator="curator")
+        assert ledger.verify() is None
+"""
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, select
+
+from consent.database import connect
+from consent.errors import InvalidInput, LedgerTampered, RecordNotFound
+from consent.evidence import EvidenceStore, file_sha256
+from consent.keys import LedgerKey
+from consent.record import Artwork, Purpose, Record, Rights, Status, SubjectKind
+from consent.sources import SourceImage, fingerprint
+
+if TYPE_CHECKING:
+    from consent.gate import Grant
+
+GENESIS = "0" * 64
+
+metadata = MetaData()
+
+chain = Table(
+    "ledger_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("record_id", String(32), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("signature", String(128), nullable=False),
+)
+
+head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+
+personal = Table(
+    "personal_data",
+    metadata,
+    Column("ref", String(64), primary_key=True),
+    Column("record_id", String(32), nullable=False, index=True),
+    Column("salt", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """The first row of the chain that fails verification, and why."""
+
+    seq: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"ledger row {self.seq}: {self.reason}" if self.seq is not None else f"ledger: {self.reason}"
+
+
+class Ledger:
+    """The one entry object of consent/: open it, call a verb, close it (or use `with`).
+
+    Safe to share between threads; several processes may write to the same database at once.
+    """
+
+    def __init__(self, url: str, key: LedgerKey, evidence_dir: Path | str | None = None) -> None:
+        if not url:
+            raise ValueError("Ledger needs a database URL, e.g. sqlite:///path/to/sitter.db")
+        if not isinstance(key, LedgerKey):
+            raise TypeError(f"key must be a LedgerKey, not {type(key).__name__}")
+        self.key = key
+        self.evidence = EvidenceStore(evidence_dir) if evidence_dir is not None else None
+        self._engine = connect(url)
+        metadata.create_all(self._engine)
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # verbs that write
+
+    def grant(
+        self,
+        *,
+        kind: str,
+        name: str,
+        grantor: str,
+        purposes: Sequence[str],
+        expires: date | str,
+        evidence: Path | str,
+        images: Sequence[Path | str],
+        operator: str,
+        artwork: Artwork | None = None,
+        contact: str = "",
+        now: datetime | None = None,
+    ) -> Record:
+        """Record a new consent; every input is checked before anything is written.
+
+        Raises InvalidInput (or its UnreadableImage) naming the first unusable value.
+        """
+        now = now or _now()
+        subject = _parse_kind(kind)
+        name, grantor, operator = (_required(v, what) for v, what in
+                                   ((name, "name"), (grantor, "grantor"), (operator, "operator")))
+        if subject is SubjectKind.ARTWORK and artwork is None:
+            raise InvalidInput("an artwork record needs its title, creator and rights status")
+        if subject is SubjectKind.PERSON and artwork is not None:
+            raise InvalidInput("a person record takes no artwork title, creator or rights")
+        allowed = _parse_purposes(purposes)
+        expiry = _parse_expiry(expires, now)
+        if not images:
+            raise InvalidInput("a consent record must cover at least one source image")
+        sources = _unique(fingerprint(p) for p in images)
+        evidence_sha = file_sha256(Path(evidence))
+        if self.evidence is None:
+            raise InvalidInput("this ledger was opened without an evidence store")
+
+        record_id = secrets.token_hex(8)
+        self.evidence.put(record_id, evidence)
+        try:
+            with self._atomic() as conn:
+                ref = self._store_personal(conn, record_id, {"subject": name, "grantor": grantor,
+                                                             "contact": contact})
+                body = {
+                    "subject": {"kind": subject.value, **(artwork.to_dict() if artwork else {})},
+                    "purposes": [p.value for p in allowed],
+                    "expires": expiry.isoformat(),
+                    "evidence": {"sha256": evidence_sha},
+                    "sources": [s.to_dict() for s in sources],
+                    "personal_ref": ref,
+                    "operator": operator,
+                }
+                self._append(conn, record_id, "grant", body, now)
+        except BaseException:
+            self.evidence.remove(record_id)
+            raise
+        return self.get(record_id)
+
+    def record_render(self, grant: "Grant", *, output_id: str, output_sha256: str = "",
+                      now: datetime | None = None) -> Record:
+        """Log a use of `grant` (a consent.Grant) for one output; refuses if the record stopped allowing it.
+
+        The status check and the append happen in one write transaction, so a revocation cannot slip
+        between them.
+        """
+        now = now or _now()
+        with self._atomic() as conn:
+            record = self._load(conn, grant.record_id)
+            refusal = record.refusal(Purpose(grant.purpose), now)
+            if refusal is not None:
+                raise refusal
+            body = {
+                "purpose": grant.purpose,
+                "operator": grant.operator,
+                "output_id": output_id,
+                "output_sha256": output_sha256,
+                "sources": [s.sha256 for s in grant.sources],
+            }
+            self._append(conn, grant.record_id, "use", body, now)
+        return self.get(grant.record_id)
+
+    def revoke(self, record_id: str, *, reason: str, operator: str, now: datetime | None = None) -> Record:
+        """Withdraw consent: from now on the gate refuses this record. The reason is personal data."""
+        now = now or _now()
+        reason, operator = _required(reason, "reason"), _required(operator, "operator")
+        with self._atomic() as conn:
+            record = self._load(conn, record_id)
+            if record.status(now) in (Status.REVOKED, Status.ERASED):
+                raise InvalidInput(f"consent record {record_id} is already {record.status(now).value}")
+            ref = self._store_personal(conn, record_id, {"reason": reason})
+            self._append(conn, record_id, "revoke", {"operator": operator, "personal_ref": ref}, now)
+        return self.get(record_id)
+
+    def erase(self, record_id: str, *, operator: str, now: datetime | None = None) -> Record:
+        """Delete a record's personal data, salts and evidence files; the chain keeps only hashes."""
+        now = now or _now()
+        operator = _required(operator, "operator")
+        with self._atomic() as conn:
+            record = self._load(conn, record_id)
+            if record.erased_at is not None:
+                raise InvalidInput(f"consent record {record_id} is already erased")
+            conn.execute(personal.delete().where(personal.c.record_id == record_id))
+            self._append(conn, record_id, "erase", {"operator": operator}, now)
+        if self.evidence is not None:
+            self.evidence.remove(record_id)
+        return self.get(record_id)
+
+    # verbs that read
+
+    def get(self, record_id: str) -> Record:
+        """The record with this id; RecordNotFound when there is none."""
+        with self._engine.connect() as conn:
+            return self._load(conn, record_id)
+
+    def records(self) -> list[Record]:
+        """Every record, newest first."""
+        with self._engine.connect() as conn:
+            ids = conn.execute(
+                select(chain.c.record_id).where(chain.c.kind == "grant").order_by(chain.c.seq.desc())
+            ).scalars().all()
+            return [self._load(conn, record_id) for record_id in ids]
+
+    def events(self) -> list[dict]:
+        """The whole chain in order, as plain dicts (for audit timelines and `--json`)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(chain).order_by(chain.c.seq)).mappings().all()
+        return [_event(row) for row in rows]
+
+    def verify(self) -> Fault | None:
+        """Walk the chain; return the first row that fails (changed, missing, reordered, badly signed)."""
+        expected_seq, prev = 1, GENESIS
+        with self._engine.connect() as conn:
+            for row in conn.execute(select(chain).order_by(chain.c.seq)).mappings():
+                if row["seq"] != expected_seq:
+                    return Fault(expected_seq, "missing, renumbered or out of order")
+                if row["prev_hash"] != prev:
+                    return Fault(row["seq"], "does not link to the row before it (changed, moved or reordered)")
+                fault = self._check_row(row)
+                if fault is not None:
+                    return fault
+                expected_seq, prev = expected_seq + 1, row["hash"]
+            tip = conn.execute(select(head)).mappings().first()
+        return self._check_head(tip, expected_seq - 1, prev)
+
+    def require_intact(self) -> None:
+        """Raise LedgerTampered unless the whole chain verifies."""
+        fault = self.verify()
+        if fault is not None:
+            raise LedgerTampered(fault)
+
+    # the one write path
+
+    @contextmanager
+    def _atomic(self) -> Iterator[Connection]:
+        """One write transaction; on SQLite it holds the database's write lock from its first read."""
+        with self._engine.begin() as conn:
+            yield conn
+
+    def _append(self, conn: Connection, record_id: str, kind: str, body: dict, now: datetime) -> None:
+        tip = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
+        seq, prev = (tip.seq + 1, tip.hash) if tip else (1, GENESIS)
+        row = {"seq": seq, "record_id": record_id, "kind": kind, "at": now.isoformat(),
+               "body": canonical(body), "prev_hash": prev}
+        row["hash"] = row_hash(row)
+        row["signature"] = self.key.sign(row["hash"].encode())
+        conn.execute(chain.insert().values(**row))
+        tip_row = {"seq": seq, "hash": row["hash"], "signature": self.key.sign(_head_message(seq, row["hash"]))}
+        if tip:
+            conn.execute(head.update().where(head.c.id == 1).values(**tip_row))
+        else:
+            conn.execute(head.insert().values(id=1, **tip_row))
+
+    def _store_personal(self, conn: Connection, record_id: str, data: dict) -> str:
+        salt = secrets.token_hex(32)
+        ref = hashlib.sha256(bytes.fromhex(salt) + canonical(data).encode()).hexdigest()
+        conn.execute(personal.insert().values(ref=ref, record_id=record_id, salt=salt, data=canonical(data)))
+        return ref
+
+    # reading a record back from its events
+
+    def _load(self, conn: Connection, record_id: str) -> Record:
+        rows = conn.execute(
+            select(chain).where(chain.c.record_id == record_id).order_by(chain.c.seq)
+        ).mappings().all()
+        if not rows or rows[0]["kind"] != "grant":
+            raise RecordNotFound(f"no consent record with id {record_id!r}")
+        for row in rows:  # the gate relies on these rows: check them even between full verifications
+            fault = self._check_row(row)
+            if fault is not None:
+                raise LedgerTampered(fault)
+        people = {r.ref: json.loads(r.data) for r in
+                  conn.execute(select(personal).where(personal.c.record_id == record_id))}
+        return _record(record_id, [_event(row) for row in rows], people)
+
+    def _check_row(self, row: "dict") -> Fault | None:
+        if row_hash(row) != row["hash"]:
+            return Fault(row["seq"], "content changed since it was written (hash mismatch)")
+        if not self.key.verifies(row["hash"].encode(), row["signature"]):
+            return Fault(row["seq"], "signature does not verify with the ledger key")
+        return None
+
+    def _check_head(self, tip: "dict | None", last_seq: int, last_hash: str) -> Fault | None:
+        if tip is None:
+            return None if last_seq == 0 else Fault(None, "the signed ledger head is missing")
+        if not self.key.verifies(_head_message(tip["seq"], tip["hash"]), tip["signature"]):
+            return Fault(None, "the ledger head's signature does not verify")
+        if tip["seq"] > last_seq:
+            return Fault(last_seq + 1, f"missing (the signed head says the ledger has {tip['seq']} rows)")
+        if tip["seq"] < last_seq:
+            return Fault(tip["seq"] + 1, "was added after the last signed head")
+        if tip["hash"] != last_hash:
+            return Fault(last_seq, "differs from the row the signed head names")
+        return None
+
+
+def canonical(value: object) -> str:
+    """Canonical JSON: sorted keys, no whitespace, UTF-8 text. Equal data always hashes equal."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def row_hash(row: "dict") -> str:
+    """SHA-256 over the previous row's hash and this row's canonical JSON."""
+    fields = {k: row[k] for k in ("seq", "record_id", "kind", "at", "body")}
+    return hashlib.sha256(f"{row['prev_hash']}\n{canonical(fields)}".encode()).hexdigest()
+
+
+# helpers
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _head_message(seq: int, tip_hash: str) -> bytes:
+    return f"sitter-ledger-head\n{seq}\n{tip_hash}".encode()
+
+
+def _required(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(f"{what} must not be empty")
+    return value
+
+
+def _parse_kind(kind: str) -> SubjectKind:
+    try:
+        return SubjectKind(kind)
+    except ValueError:
+        raise InvalidInput(f"unknown subject kind {kind!r}: use person or artwork") from None
+
+
+def _parse_purposes(purposes: Sequence[str]) -> tuple[Purpose, ...]:
+    if not purposes:
+        raise InvalidInput("a consent record must allow at least one purpose")
+    return tuple(dict.fromkeys(Purpose.parse(p) for p in purposes))
+
+
+def _parse_expiry(expires: date | str, now: datetime) -> date:
+    if isinstance(expires, str):
+        try:
+            expires = date.fromisoformat(expires.strip())
+        except ValueError:
+            raise InvalidInput(f"expiry {expires!r} is not a date like 2027-12-31") from None
+    if expires < now.date():
+        raise InvalidInput(f"expiry {expires.isoformat()} is in the past")
+    return expires
+
+
+def _unique(sources: "Iterator[SourceImage]") -> tuple[SourceImage, ...]:
+    return tuple({s.sha256: s for s in sources}.values())
+
+
+def _event(row: "dict") -> dict:
+    return {"seq": row["seq"], "record_id": row["record_id"], "kind": row["kind"], "at": row["at"],
+            "body": json.loads(row["body"]), "hash": row["hash"]}
+
+
+def _record(record_id: str, events: list[dict], people: dict[str, dict]) -> Record:
+    grant = events[0]
+    body = grant["body"]
+    subject = dict(body["subject"])
+    kind = SubjectKind(subject.pop("kind"))
+    artwork = Artwork(**{**subject, "rights": Rights(subject["rights"])}) if kind is SubjectKind.ARTWORK else None
+    revoked = next((e for e in events if e["kind"] == "revoke"), None)
+    erased = next((e for e in events if e["kind"] == "erase"), None)
+    return Record(
+        record_id=record_id,
+        kind=kind,
+        purposes=tuple(Purpose(p) for p in body["purposes"]),
+        expires=date.fromisoformat(body["expires"]),
+        evidence_sha256=body["evidence"]["sha256"],
+        sources=tuple(SourceImage(**s) for s in body["sources"]),
+        granted_at=datetime.fromisoformat(grant["at"]),
+        grant_hash=grant["hash"],
+        artwork=artwork,
+        personal=people.get(body["personal_ref"]),
+        revoked_at=datetime.fromisoformat(revoked["at"]) if revoked else None,
+        revoke_reason=people.get(revoked["body"]["personal_ref"], {}).get("reason") if revoked else None,
+        erased_at=datetime.fromisoformat(erased["at"]) if erased else None,
+        uses=sum(e["kind"] == "use" for e in events),
+        events=tuple(events),
+    )

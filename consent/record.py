@@ -1,0 +1,140 @@
+"""A consent record: who or what may be animated, for which purposes, until when, from which images.
+
+Field names follow the Kantara Consent Receipt (v1.1) and ISO/IEC TS 27560 where they have one:
+the *PII principal* is the subject, purposes are a closed list, `expires` is the consent's
+termination date, `evidence` is the hash of the signed form (the document stays in the evidence
+store), and the record id is the receipt id. A record is never edited: its state is derived from the
+ledger events that name it (grant, use, revoke, erase).
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from consent.errors import (
+    ConsentErased,
+    ConsentExpired,
+    ConsentRefused,
+    ConsentRevoked,
+    InvalidInput,
+    PurposeNotAllowed,
+)
+from consent.sources import SourceImage
+
+
+class Purpose(StrEnum):
+    """What a rendered video may be used for. `speech` covers making the subject say new words."""
+
+    EXHIBIT = "exhibit"
+    MARKETING = "marketing"
+    INTERNAL = "internal"
+    EDUCATION = "education"
+    RESEARCH = "research"
+    SPEECH = "speech"
+
+    @classmethod
+    def parse(cls, value: str) -> "Purpose":
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            allowed = ", ".join(p.value for p in cls)
+            raise InvalidInput(f"unknown purpose {value!r}: use one of {allowed}") from None
+
+
+class SubjectKind(StrEnum):
+    PERSON = "person"
+    ARTWORK = "artwork"
+
+
+class Rights(StrEnum):
+    """Why an artwork may be animated: nobody holds its rights, or they are licensed to or owned by us."""
+
+    PUBLIC_DOMAIN = "public-domain"
+    LICENSED = "licensed"
+    OWNED = "owned"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    ERASED = "erased"
+
+
+@dataclass(frozen=True)
+class Artwork:
+    """An artwork subject. Title and creator of a work are public facts, not personal data."""
+
+    title: str
+    creator: str
+    rights: Rights
+    date: str = ""
+    institution: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "title": self.title,
+            "creator": self.creator,
+            "date": self.date,
+            "institution": self.institution,
+            "rights": self.rights.value,
+        }
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consent record as the ledger's events describe it now.
+
+    `personal` holds the subject's and grantor's names; it is None once erased. Everything else is
+    in the hash chain and stays forever.
+    """
+
+    record_id: str
+    kind: SubjectKind
+    purposes: tuple[Purpose, ...]
+    expires: date
+    evidence_sha256: str
+    sources: tuple[SourceImage, ...]
+    granted_at: datetime
+    grant_hash: str
+    artwork: Artwork | None = None
+    personal: dict | None = None
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
+    erased_at: datetime | None = None
+    uses: int = 0
+    events: tuple[dict, ...] = field(default=(), repr=False)
+
+    def status(self, now: datetime) -> Status:
+        if self.erased_at is not None:
+            return Status.ERASED
+        if self.revoked_at is not None:
+            return Status.REVOKED
+        if now.date() > self.expires:
+            return Status.EXPIRED
+        return Status.ACTIVE
+
+    def covers(self, sha256s: "set[str] | frozenset[str]") -> bool:
+        return set(sha256s) <= {s.sha256 for s in self.sources}
+
+    def refusal(self, purpose: Purpose, now: datetime) -> ConsentRefused | None:
+        """The rule this record breaks for `purpose` at `now`, or None when it allows the use."""
+        status = self.status(now)
+        if status is Status.ERASED:
+            return ConsentErased(f"consent record {self.record_id} was erased and can no longer be used")
+        if status is Status.REVOKED:
+            return ConsentRevoked(f"consent record {self.record_id} was revoked on {self.revoked_at:%Y-%m-%d}")
+        if status is Status.EXPIRED:
+            return ConsentExpired(f"consent record {self.record_id} expired on {self.expires:%Y-%m-%d}")
+        if purpose not in self.purposes:
+            allowed = ", ".join(self.purposes)
+            return PurposeNotAllowed(
+                f"consent record {self.record_id} does not allow purpose {purpose.value!r} (allows: {allowed})"
+            )
+        return None
+
+    def subject_label(self) -> str:
+        """How to name the subject on screen: the artwork's title, the person's name, or '[erased]'."""
+        if self.artwork is not None:
+            return self.artwork.title
+        return self.personal["subject"] if self.personal else "[erased]"
