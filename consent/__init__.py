@@ -1,0 +1,50 @@
+"""consent/: who agreed to what. Records, the tamper-evident ledger, and the gate every render passes."""
+
+from consent.errors import (
+    ConsentErased,
+    ConsentError,
+    ConsentExpired,
+    ConsentRefused,
+    ConsentRevoked,
+    InvalidInput,
+    LedgerTampered,
+    PurposeNotAllowed,
+    RecordNotFound,
+    SourceNotCovered,
+    UnreadableImage,
+)
+from consent.gate import Grant, authorize
+from consent.keys import LedgerKey
+from consent.ledger import Fault, Ledger
+from consent.receipt import receipt, verify_receipt
+from consent.record import Artwork, Purpose, Record, Rights, Status, SubjectKind
+from consent.sources import SourceImage, fingerprint
+
+__all__ = [
+    "Artwork",
+    "ConsentErased",
+    "ConsentError",
+    "ConsentExpired",
+    "ConsentRefused",
+    "ConsentRevoked",
+    "Fault",
+    "Grant",
+    "InvalidInput",
+    "Ledger",
+    "LedgerKey",
+    "LedgerTampered",
+    "Purpose",
+    "PurposeNotAllowed",
+    "Record",
+    "RecordNotFound",
+    "Rights",
+    "SourceImage",
+    "SourceNotCovered",
+    "Status",
+    "SubjectKind",
+    "UnreadableImage",
+    "authorize",
+    "fingerprint",
+    "receipt",
+    "verify_receipt",
+]

@@ -83,13 +83,10 @@ def authorize(
 
 
 def _not_covered(record_id: str | None, candidates: list[Record], images: tuple[SourceImage, ...]) -> str:
-    """Say which source images no record covers, by position (file names may be personal data)."""
+    """Say which source images are not covered, by position (file names may be personal data)."""
     known = {s.sha256 for r in candidates for s in r.sources}
-    missing = [i for i, img in enumerate(images, 1) if img.sha256 not in known]
-    where = f"consent record {record_id}" if record_id else "no single consent record"
-    if missing and len(missing) == len(images):
-        return f"{where} covers these source images: none of the {len(images)} is on record"
+    missing = [str(i) for i, img in enumerate(images, 1) if img.sha256 not in known]
+    who = f"consent record {record_id} does not cover" if record_id else "no consent record covers"
     if missing:
-        numbers = ", ".join(str(i) for i in missing)
-        return f"{where} covers every source image: image {numbers} of {len(images)} is not on record"
-    return f"{where} covers all {len(images)} source images together (each is on record, but not in one record)"
+        return f"{who} source image {', '.join(missing)} of {len(images)}"
+    return f"{who} all {len(images)} source images together (each is on record, but in different records)"

@@ -37,6 +37,14 @@ class LedgerKey:
         private = Ed25519PrivateKey.generate()
         return cls(private.public_key(), private)
 
+    @classmethod
+    def from_public_pem(cls, pem: str) -> "LedgerKey":
+        """A verify-only key, e.g. from a receipt; ValueError when `pem` is not an Ed25519 public key."""
+        public = serialization.load_pem_public_key(pem.encode())
+        if not isinstance(public, Ed25519PublicKey):
+            raise ValueError("not an Ed25519 public key")
+        return cls(public)
+
     def sign(self, message: bytes) -> str:
         if self.private is None:
             raise ValueError("this ledger key has no private half: it can verify but not sign")

@@ -138,3 +138,23 @@ class Record:
         if self.artwork is not None:
             return self.artwork.title
         return self.personal["subject"] if self.personal else "[erased]"
+
+    def to_dict(self, now: datetime) -> dict:
+        """Everything about the record, names included (None once erased): for the operator's eyes only."""
+        return {
+            "record_id": self.record_id,
+            "kind": self.kind.value,
+            "artwork": self.artwork.to_dict() if self.artwork else None,
+            "personal": self.personal,
+            "status": self.status(now).value,
+            "purposes": [p.value for p in self.purposes],
+            "expires": self.expires.isoformat(),
+            "evidence_sha256": self.evidence_sha256,
+            "sources": [s.to_dict() for s in self.sources],
+            "granted_at": self.granted_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revoke_reason": self.revoke_reason,
+            "erased_at": self.erased_at.isoformat() if self.erased_at else None,
+            "uses": self.uses,
+            "grant_hash": self.grant_hash,
+        }

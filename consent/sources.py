@@ -45,7 +45,9 @@ def fingerprint(path: Path | str) -> SourceImage:
             rgb = ImageOps.exif_transpose(img).convert("RGB")
     except UnidentifiedImageError:
         raise UnreadableImage("not an image Sitter can read", path) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError:
+        raise UnreadableImage(f"image too large: over {MAX_PIXELS:,} pixels", path) from None
+    except (OSError, SyntaxError, ValueError) as err:
         raise UnreadableImage(f"image is corrupt or truncated ({err})", path) from None
     digest = hashlib.sha256(f"rgb8:{rgb.width}x{rgb.height}:".encode())
     digest.update(rgb.tobytes())

@@ -1,0 +1,305 @@
+"""The `sitter` command line. Every command is thin: parse, call one library function, print.
+
+Exit codes: 0 ok, 1 a check failed (the ledger does not verify), 2 bad input, 3 consent refused.
+Domain errors become one line on stderr, never a traceback.
+"""
+
+import functools
+import getpass
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from consent import (
+    Artwork,
+    ConsentError,
+    ConsentRefused,
+    InvalidInput,
+    Ledger,
+    LedgerTampered,
+    Record,
+    Rights,
+    receipt,
+)
+from studio.settings import Settings
+
+EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
+
+
+def exit_code(err: Exception) -> int:
+    """The one map from a domain exception to the process exit code."""
+    if isinstance(err, ConsentRefused):
+        return EXIT_REFUSED
+    if isinstance(err, LedgerTampered):
+        return EXIT_CHECK_FAILED
+    return EXIT_BAD_INPUT
+
+
+class Failure(click.ClickException):
+    """A domain error shown as one line ("Error: ...") with its own exit code."""
+
+    def __init__(self, err: Exception) -> None:
+        path = getattr(err, "path", None)
+        super().__init__(f"{path}: {err}" if path else str(err))
+        self.exit_code = exit_code(err)
+
+
+class SitterGroup(click.Group):
+    """Turns the domain errors of every subcommand into Failure."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConsentError as err:
+            raise Failure(err) from err
+
+
+# shared options
+
+def json_option(command: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(command)
+
+
+def operator_option(command: Callable) -> Callable:
+    return click.option(
+        "--operator",
+        default=lambda: os.environ.get("SITTER_OPERATOR") or getpass.getuser(),
+        show_default="$SITTER_OPERATOR or your login name",
+        help="Who is doing this; recorded in the ledger.",
+    )(command)
+
+
+def with_ledger(command: Callable) -> Callable:
+    """Open the ledger for the command and pass it as `ledger`; close it afterwards."""
+
+    @click.pass_obj
+    @functools.wraps(command)
+    def wrapper(settings: Settings, *args: object, **kwargs: object) -> object:
+        with settings.open_ledger() as ledger:
+            return command(ledger, *args, **kwargs)
+
+    return wrapper
+
+
+# the group
+
+@click.group(cls=SitterGroup)
+@click.option("--db", "db_url", metavar="URL", help="Database URL (default: $SITTER_DB_URL or a SQLite file "
+              "in $SITTER_HOME).")
+@click.version_option(package_name="sitter")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None) -> None:
+    """Sitter: consented, labeled talking-head videos from still portraits.
+
+    Data (database, keys, evidence, outputs) lives in $SITTER_HOME, default ~/.sitter.
+    """
+    settings = Settings.from_env()
+    ctx.obj = Settings(settings.home, db_url, settings.controller) if db_url else settings
+
+
+def main() -> None:
+    cli(prog_name="sitter")
+
+
+# consent
+
+@cli.group(cls=SitterGroup)
+def consent() -> None:
+    """Consent records: add, list, show, revoke, erase, verify the ledger, print a receipt."""
+
+
+@consent.command("add")
+@click.option("--kind", type=click.Choice(["person", "artwork"]), required=True, help="Who or what is animated.")
+@click.option("--name", required=True, help="The person's name, or the artwork's common name.")
+@click.option("--grantor", required=True, help="Who gave consent: the person, or the rights holder's representative.")
+@click.option("--purpose", "purposes", multiple=True, required=True,
+              help="An allowed purpose (repeatable): exhibit, marketing, internal, education, research, speech.")
+@click.option("--expires", required=True, metavar="YYYY-MM-DD", help="Last day the consent is valid.")
+@click.option("--evidence", required=True, metavar="FILE", help="The signed consent form or consent video.")
+@click.option("--image", "images", multiple=True, required=True, metavar="IMG",
+              help="A source image the consent covers (repeatable).")
+@click.option("--contact", default="", help="How to reach the grantor (kept as erasable personal data).")
+@click.option("--title", help="Artwork title (default: --name).")
+@click.option("--creator", help="Artwork creator.")
+@click.option("--date", "made", default="", help="When the artwork was made.")
+@click.option("--institution", default="", help="The institution holding the artwork.")
+@click.option("--rights", type=click.Choice([r.value for r in Rights]), help="The artwork's rights status.")
+@operator_option
+@json_option
+@with_ledger
+def consent_add(ledger: Ledger, kind: str, name: str, grantor: str, purposes: tuple[str, ...], expires: str,
+                evidence: str, images: tuple[str, ...], contact: str, title: str | None, creator: str | None,
+                made: str, institution: str, rights: str | None, operator: str, as_json: bool) -> None:
+    """Record a consent (or an artwork's rights) and print the new record id.
+
+    Example:
+
+        sitter consent add --kind person --name "Ada Example" --grantor "Ada Example" \\
+            --purpose marketing --expires 2027-06-30 --evidence form.pdf --image ada.jpg
+    """
+    artwork = None
+    if kind == "artwork":
+        if not creator or not rights:
+            raise InvalidInput("an artwork record needs --creator and --rights")
+        artwork = Artwork(title=title or name, creator=creator, rights=Rights(rights), date=made,
+                          institution=institution)
+    record = ledger.grant(kind=kind, name=name, grantor=grantor, purposes=purposes, expires=expires,
+                          evidence=evidence, images=images, operator=operator, artwork=artwork, contact=contact)
+    click.echo(json.dumps(record.to_dict(_now())) if as_json else record.record_id)
+
+
+@consent.command("list")
+@json_option
+@with_ledger
+def consent_list(ledger: Ledger, as_json: bool) -> None:
+    """List every consent record, newest first.
+
+    Example:
+
+        sitter consent list --json
+    """
+    now = _now()
+    records = ledger.records()
+    if as_json:
+        click.echo(json.dumps([r.to_dict(now) for r in records], indent=2))
+        return
+    click.echo(f"{'ID':<16}  {'KIND':<7}  {'STATUS':<7}  {'EXPIRES':<10}  {'IMGS':>4}  {'USES':>4}  "
+               f"PURPOSES / SUBJECT")
+    for r in records:
+        click.echo(f"{r.record_id:<16}  {r.kind.value:<7}  {r.status(now).value:<7}  {r.expires.isoformat():<10}  "
+                   f"{len(r.sources):>4}  {r.uses:>4}  {','.join(r.purposes)} / {r.subject_label()}")
+
+
+@consent.command("show")
+@click.argument("record_id")
+@json_option
+@with_ledger
+def consent_show(ledger: Ledger, record_id: str, as_json: bool) -> None:
+    """Show one consent record and its history.
+
+    Example:
+
+        sitter consent show 3f9c2a7be01d44c5
+    """
+    record = ledger.get(record_id)
+    now = _now()
+    if as_json:
+        click.echo(json.dumps({**record.to_dict(now), "events": list(record.events)}, indent=2))
+        return
+    click.echo(_describe(record, now))
+
+
+@consent.command("revoke")
+@click.argument("record_id")
+@click.option("--reason", required=True, help="Why (kept as erasable personal data).")
+@operator_option
+@with_ledger
+def consent_revoke(ledger: Ledger, record_id: str, reason: str, operator: str) -> None:
+    """Withdraw a consent: no render may use the record from now on, renders in flight are stopped.
+
+    Example:
+
+        sitter consent revoke 3f9c2a7be01d44c5 --reason "subject withdrew by email"
+    """
+    record = ledger.revoke(record_id, reason=reason, operator=operator)
+    click.echo(f"revoked {record.record_id}")
+
+
+@consent.command("erase")
+@click.argument("record_id")
+@click.confirmation_option(prompt="Erase this record's personal data and evidence for good?")
+@operator_option
+@with_ledger
+def consent_erase(ledger: Ledger, record_id: str, operator: str) -> None:
+    """Erase a record's personal data and evidence (right to erasure); the ledger keeps only hashes.
+
+    Example:
+
+        sitter consent erase 3f9c2a7be01d44c5 --yes
+    """
+    record = ledger.erase(record_id, operator=operator)
+    click.echo(f"erased {record.record_id}")
+
+
+@consent.command("verify-ledger")
+@json_option
+@with_ledger
+def consent_verify_ledger(ledger: Ledger, as_json: bool) -> None:
+    """Walk the ledger's hash chain and signatures; exit 1 naming the first bad row.
+
+    Example:
+
+        sitter consent verify-ledger
+    """
+    fault = ledger.verify()
+    rows = len(ledger.events()) if fault is None else None
+    if as_json:
+        click.echo(json.dumps({"ok": fault is None, "rows": rows,
+                               "fault": None if fault is None else {"seq": fault.seq, "reason": fault.reason}}))
+    elif fault is None:
+        click.echo(f"ledger intact: {rows} rows, every hash link and signature verifies")
+    if fault is not None:
+        raise LedgerTampered(fault)
+
+
+@consent.command("receipt")
+@click.argument("record_id")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the receipt to this file.")
+@click.pass_obj
+def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None:
+    """Print the signed consent receipt (Kantara Consent Receipt JSON) a subject can keep.
+
+    Example:
+
+        sitter consent receipt 3f9c2a7be01d44c5 --out receipt.json
+    """
+    with settings.open_ledger() as ledger:
+        text = json.dumps(receipt(ledger.get(record_id), ledger.key, settings.controller), indent=2)
+    if out:
+        _write_atomic(Path(out), text + "\n")
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text)
+
+
+# helpers
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _describe(record: Record, now: datetime) -> str:
+    lines = [
+        f"record      {record.record_id}",
+        f"kind        {record.kind.value}",
+        f"subject     {record.subject_label()}",
+    ]
+    if record.artwork:
+        a = record.artwork
+        lines.append(f"artwork     {a.title} / {a.creator} / {a.date or '-'} / {a.institution or '-'} / {a.rights}")
+    lines += [
+        f"grantor     {record.personal['grantor'] if record.personal else '[erased]'}",
+        f"status      {record.status(now).value}",
+        f"purposes    {', '.join(record.purposes)}",
+        f"expires     {record.expires.isoformat()}",
+        f"evidence    sha256:{record.evidence_sha256}",
+        f"images      {len(record.sources)}",
+        *(f"  - sha256:{s.sha256} ({s.width}x{s.height})" for s in record.sources),
+        f"uses        {record.uses}",
+        "history",
+        *(f"  #{e['seq']:<5} {e['at'][:19]}  {e['kind']:<6}  by {e['body'].get('operator', '-')}"
+          for e in record.events),
+    ]
+    if record.revoke_reason:
+        lines.insert(5, f"revoked     {record.revoked_at:%Y-%m-%d}: {record.revoke_reason}")
+    return "\n".join(lines)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,57 @@
+"""Shared fixtures: a throwaway ledger, real portraits, an evidence file."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from consent import Ledger, LedgerKey
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def portrait(tmp_path: Path) -> Path:
+    """A real photograph (public domain), copied so a test may alter it."""
+    path = tmp_path / "portrait.jpg"
+    shutil.copy(DATA / "einstein_photo.jpg", path)
+    return path
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> list[Path]:
+    """Three distinct small PNG images."""
+    rng = np.random.default_rng(7)
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def evidence(tmp_path: Path) -> Path:
+    path = tmp_path / "consent-form.pdf"
+    path.write_bytes(b"%PDF-1.4 signed consent form, stand-in\n")
+    return path
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", LedgerKey.generate(), tmp_path / "evidence") as ledger:
+        yield ledger
+
+
+@pytest.fixture
+def add(ledger: Ledger, evidence: Path):
+    """Add a person record with sensible defaults; keyword arguments override them."""
+
+    def add(images: list[Path], **overrides):
+        fields = dict(kind="person", name="Ada Example", grantor="Ada Example", purposes=["marketing"],
+                      expires="2099-12-31", evidence=evidence, images=images, operator="tester")
+        return ledger.grant(**{**fields, **overrides})
+
+    return add

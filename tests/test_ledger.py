@@ -1,0 +1,236 @@
+"""The ledger is append-only, tamper-evident, erasable without breaking, and safe with many writers."""
+
+import json
+import multiprocessing
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from consent import (
+    Artwork,
+    ConsentRevoked,
+    InvalidInput,
+    Ledger,
+    LedgerKey,
+    LedgerTampered,
+    RecordNotFound,
+    Rights,
+    Status,
+    authorize,
+    receipt,
+    verify_receipt,
+)
+
+COLUMNS = ["seq", "record_id", "kind", "at", "body", "prev_hash", "hash", "signature"]
+
+
+@pytest.fixture
+def busy(ledger: Ledger, add, images: list[Path]) -> Ledger:
+    """A ledger of six rows: two grants, two uses, a revoke and an erase."""
+    first = add(images[:1])
+    second = add(images[1:], kind="artwork", name="Portrait", grantor="Registrar",
+                 artwork=Artwork("Portrait", "Unknown", Rights.PUBLIC_DOMAIN), purposes=["exhibit"])
+    grant = authorize(ledger, images[:1], "marketing", "tester")
+    ledger.record_render(grant, output_id="out-1")
+    ledger.record_render(grant, output_id="out-2")
+    ledger.revoke(first.record_id, reason="withdrawn by email", operator="tester")
+    ledger.erase(second.record_id, operator="tester")
+    return ledger
+
+
+def test_a_grant_reads_back(ledger: Ledger, add, images: list[Path]) -> None:
+    record = add(images[:2], purposes=["marketing", "speech"], expires="2030-01-31")
+    again = ledger.get(record.record_id)
+    assert again == record
+    assert record.purposes == ("marketing", "speech")
+    assert record.expires.isoformat() == "2030-01-31"
+    assert len(record.sources) == 2
+    assert record.personal == {"subject": "Ada Example", "grantor": "Ada Example", "contact": ""}
+    assert record.status(datetime.now(UTC)) is Status.ACTIVE
+    assert ledger.records() == [record]
+
+
+def test_no_personal_data_in_the_chain(busy: Ledger) -> None:
+    chain = json.dumps(busy.events())
+    for secret in ("Ada Example", "Registrar", "withdrawn by email"):
+        assert secret not in chain
+
+
+def test_a_fresh_ledger_verifies(busy: Ledger) -> None:
+    assert busy.verify() is None
+    assert [e["seq"] for e in busy.events()] == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+@pytest.mark.parametrize("seq", [1, 3, 6])
+def test_changing_any_column_of_any_row_is_caught(busy: Ledger, tmp_path: Path, column: str, seq: int) -> None:
+    with _sql(tmp_path) as db:
+        value = db.execute(f"SELECT {column} FROM ledger_events WHERE seq = ?", (seq,)).fetchone()[0]
+        db.execute(f"UPDATE ledger_events SET {column} = ? WHERE seq = ?", (_altered(value), seq))
+    fault = busy.verify()
+    assert fault is not None and fault.seq == seq, fault
+
+
+@pytest.mark.parametrize("seq", [1, 3, 6])
+def test_deleting_a_row_is_caught(busy: Ledger, tmp_path: Path, seq: int) -> None:
+    with _sql(tmp_path) as db:
+        db.execute("DELETE FROM ledger_events WHERE seq = ?", (seq,))
+    fault = busy.verify()
+    assert fault is not None and fault.seq == seq and "missing" in fault.reason
+
+
+def test_swapping_two_rows_is_caught(busy: Ledger, tmp_path: Path) -> None:
+    with _sql(tmp_path) as db:  # rows 2 and 5 trade places, each keeping its position number
+        rows = {r[0]: r[1:] for r in db.execute("SELECT * FROM ledger_events WHERE seq IN (2, 5)")}
+        db.execute("DELETE FROM ledger_events WHERE seq IN (2, 5)")
+        for seq, other in ((2, 5), (5, 2)):
+            db.execute("INSERT INTO ledger_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (seq, *rows[other]))
+    fault = busy.verify()
+    assert fault is not None and fault.seq == 2
+
+
+def test_a_forged_head_is_caught(busy: Ledger, tmp_path: Path) -> None:
+    with _sql(tmp_path) as db:
+        db.execute("UPDATE ledger_head SET seq = 5")
+    assert "head" in busy.verify().reason
+
+
+def test_a_row_signed_with_another_key_is_caught(busy: Ledger, tmp_path: Path, images: list[Path],
+                                                 evidence: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with Ledger(url, LedgerKey.generate(), tmp_path / "evidence") as intruder:
+        intruder.grant(kind="person", name="X", grantor="X", purposes=["internal"], expires="2099-01-01",
+                       evidence=evidence, images=images[:1], operator="intruder")
+    fault = busy.verify()
+    assert fault is not None and fault.seq == 7 and "signature" in fault.reason
+
+
+def test_the_gate_refuses_a_record_whose_rows_were_altered(busy: Ledger, tmp_path: Path,
+                                                           images: list[Path]) -> None:
+    with _sql(tmp_path) as db:  # try to un-revoke the first record by relabelling its revoke row
+        db.execute("UPDATE ledger_events SET kind = 'use' WHERE kind = 'revoke'")
+    with pytest.raises(LedgerTampered):
+        authorize(busy, images[:1], "marketing", "tester")
+
+
+def test_erase_removes_personal_data_and_evidence_and_the_chain_still_verifies(
+    ledger: Ledger, add, images: list[Path], tmp_path: Path
+) -> None:
+    record = add(images[:1], contact="ada@example.org")
+    ledger.revoke(record.record_id, reason="moved away", operator="tester")
+    assert ledger.evidence.files(record.record_id)
+    erased = ledger.erase(record.record_id, operator="tester")
+    assert erased.personal is None and erased.revoke_reason is None
+    assert erased.status(datetime.now(UTC)) is Status.ERASED
+    assert ledger.evidence.files(record.record_id) == []
+    with _sql(tmp_path) as db:
+        assert db.execute("SELECT count(*) FROM personal_data").fetchone()[0] == 0
+        dump = "\n".join(db.iterdump())
+    for secret in ("Ada Example", "ada@example.org", "moved away"):
+        assert secret not in dump
+    assert ledger.verify() is None
+
+
+def test_revoke_twice_and_unknown_ids_are_input_errors(ledger: Ledger, add, images: list[Path]) -> None:
+    record = add(images[:1])
+    ledger.revoke(record.record_id, reason="r", operator="tester")
+    with pytest.raises(InvalidInput, match="already revoked"):
+        ledger.revoke(record.record_id, reason="r", operator="tester")
+    with pytest.raises(RecordNotFound):
+        ledger.get("0000000000000000")
+    with pytest.raises(RecordNotFound):
+        ledger.erase("0000000000000000", operator="tester")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"name": "  "}, "name must not be empty"),
+        ({"grantor": ""}, "grantor must not be empty"),
+        ({"expires": "2001-01-01"}, "in the past"),
+        ({"expires": "31/12/2030"}, "not a date"),
+        ({"purposes": ["advertising"]}, "unknown purpose"),
+        ({"purposes": []}, "at least one purpose"),
+        ({"images": []}, "at least one source image"),
+        ({"evidence": "/nonexistent/form.pdf"}, "evidence file not found"),
+        ({"kind": "artwork"}, "title, creator and rights"),
+    ],
+)
+def test_bad_input_writes_nothing(ledger: Ledger, add, images: list[Path], tmp_path: Path, override: dict,
+                                  message: str) -> None:
+    override = dict(override)
+    with pytest.raises(InvalidInput, match=message):
+        add(override.pop("images", images[:1]), **override)
+    assert ledger.events() == [] and ledger.records() == []
+    assert not any((tmp_path / "evidence").glob("*/*"))
+
+
+def test_receipt_is_signed_and_detects_edits(busy: Ledger, images: list[Path]) -> None:
+    record = busy.records()[1]  # the revoked person record
+    document = receipt(record, busy.key, "Example Studio")
+    assert document["consentReceiptID"] == record.record_id
+    assert document["piiPrincipalId"] == "Ada Example"
+    assert document["sitter"]["status"] == "revoked"
+    assert verify_receipt(json.dumps(document))
+    assert not verify_receipt({**document, "services": []})
+
+
+def test_use_is_refused_once_revoked(ledger: Ledger, add, images: list[Path]) -> None:
+    record = add(images[:1])
+    grant = authorize(ledger, images[:1], "marketing", "tester")
+    ledger.revoke(record.record_id, reason="r", operator="tester")
+    with pytest.raises(ConsentRevoked):
+        ledger.record_render(grant, output_id="late")
+    assert ledger.get(record.record_id).uses == 0
+
+
+def test_many_processes_writing_at_once_lose_nothing(tmp_path: Path, images: list[Path], evidence: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    key_path = tmp_path / "keys" / "ledger.pem"
+    workers, grants, uses = 4, 5, 10
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        pool.starmap(_writer, [(url, key_path, tmp_path / "evidence", images, evidence, grants, uses)] * workers)
+    with Ledger(url, LedgerKey.load_or_create(key_path), tmp_path / "evidence") as ledger:
+        assert ledger.verify() is None
+        assert len(ledger.events()) == workers * grants * (1 + uses)
+        records = ledger.records()
+        assert len(records) == workers * grants and all(r.uses == uses for r in records)
+
+
+# helpers
+
+
+def _writer(url: str, key_path: Path, evidence_dir: Path, images: list[Path], evidence: Path, grants: int,
+            uses: int) -> None:
+    with Ledger(url, LedgerKey.load_or_create(key_path), evidence_dir) as ledger:
+        for _ in range(grants):
+            record = ledger.grant(kind="person", name="P", grantor="P", purposes=["internal"],
+                                  expires="2099-01-01", evidence=evidence, images=images, operator="w")
+            grant = authorize(ledger, images, "internal", "w", record_id=record.record_id)
+            for n in range(uses):
+                ledger.record_render(grant, output_id=f"{record.record_id}-{n}")
+
+
+class _sql:
+    """Direct access to the ledger's SQLite file, as an attacker with the file would have."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.db = sqlite3.connect(tmp_path / "ledger.db")
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.db
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.commit()
+        self.db.close()
+
+
+def _altered(value: object) -> object:
+    if isinstance(value, int):
+        return value + 100
+    if value.startswith("{"):  # a JSON body: change a value, keep it valid JSON
+        return value.replace('"operator":"tester"', '"operator":"mallory"').replace("}", ',"x":1}', 1)
+    return value[:-1] + ("0" if value[-1] != "0" else "1")
