@@ -284,6 +284,7 @@ def _describe(record: Record, now: datetime) -> str:
     lines += [
         f"grantor     {record.personal['grantor'] if record.personal else '[erased]'}",
         f"status      {record.status(now).value}",
+        *([f"revoked     {record.revoked_at:%Y-%m-%d}: {record.revoke_reason}"] if record.revoke_reason else []),
         f"purposes    {', '.join(record.purposes)}",
         f"expires     {record.expires.isoformat()}",
         f"evidence    sha256:{record.evidence_sha256}",
@@ -294,8 +295,6 @@ def _describe(record: Record, now: datetime) -> str:
         *(f"  #{e['seq']:<5} {e['at'][:19]}  {e['kind']:<6}  by {e['body'].get('operator', '-')}"
           for e in record.events),
     ]
-    if record.revoke_reason:
-        lines.insert(5, f"revoked     {record.revoked_at:%Y-%m-%d}: {record.revoke_reason}")
     return "\n".join(lines)
 
 
