@@ -12,9 +12,6 @@ from pathlib import Path
 
 from consent.errors import InvalidInput
 
-CHUNK = 1 << 20
-
-
 class EvidenceStore:
     """Files under `root/<record id>/<sha256><suffix>`, written atomically."""
 
@@ -48,8 +45,5 @@ def file_sha256(path: Path) -> str:
         raise InvalidInput("evidence file not found", path)
     if path.stat().st_size == 0:
         raise InvalidInput("evidence file is empty (0 bytes)", path)
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()

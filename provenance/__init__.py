@@ -1,0 +1,53 @@
+"""provenance/: labels every output (watermark, C2PA manifest, registry) and verifies any clip."""
+
+from provenance.errors import (
+    BadTrustAnchors,
+    FrameTooSmall,
+    ManifestInvalid,
+    ProvenanceError,
+    RegistryMiss,
+    SigningFailed,
+    UnreadableMedia,
+    WatermarkNotFound,
+)
+from provenance.keys import (
+    StudioSigner,
+    callback_signer,
+    certificate_signer,
+    describe,
+    development_signer,
+    development_trust_anchor,
+)
+from provenance.label import Output, label_and_sign
+from provenance.manifest import ManifestReport, read_manifest, sign_video
+from provenance.registry import Registry
+from provenance.verify import Verdict, VerifyReport, verify
+from provenance.watermark import read_watermark, watermark_frames
+
+__all__ = [
+    "BadTrustAnchors",
+    "FrameTooSmall",
+    "ManifestInvalid",
+    "ManifestReport",
+    "Output",
+    "ProvenanceError",
+    "Registry",
+    "RegistryMiss",
+    "SigningFailed",
+    "StudioSigner",
+    "UnreadableMedia",
+    "Verdict",
+    "VerifyReport",
+    "WatermarkNotFound",
+    "callback_signer",
+    "certificate_signer",
+    "describe",
+    "development_signer",
+    "development_trust_anchor",
+    "label_and_sign",
+    "read_manifest",
+    "read_watermark",
+    "sign_video",
+    "verify",
+    "watermark_frames",
+]

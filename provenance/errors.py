@@ -31,3 +31,7 @@ class RegistryMiss(ProvenanceError):
 
 class UnreadableMedia(ProvenanceError):
     """A file is not a video Sitter can read: missing, empty, truncated, or not a video."""
+
+
+class BadTrustAnchors(ProvenanceError):
+    """A trust anchor given to the verifier is not a readable PEM file of certificates."""

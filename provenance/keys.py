@@ -80,6 +80,12 @@ def development_signer(keys_dir: Path | str) -> StudioSigner:
                         trust_anchor=folder / "ca.pem", development=True)
 
 
+def development_trust_anchor(keys_dir: Path | str) -> Path | None:
+    """The development CA's root certificate in `keys_dir`, if one was created; never creates one."""
+    path = Path(keys_dir) / DEV_FOLDER / "ca.pem"
+    return path if path.is_file() else None
+
+
 def certificate_signer(chain_path: Path | str, key_path: Path | str, *,
                        trust_anchor: Path | str | None = None, tsa_url: str | None = None) -> StudioSigner:
     """A signer from a PEM certificate chain (signing certificate first) and its unencrypted PEM key.

@@ -25,6 +25,7 @@ from consent import (
     Rights,
     receipt,
 )
+from provenance import ProvenanceError, SigningFailed, VerifyReport, describe, verify
 from studio.settings import Settings
 
 EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
@@ -34,7 +35,7 @@ def exit_code(err: Exception) -> int:
     """The one map from a domain exception to the process exit code."""
     if isinstance(err, ConsentRefused):
         return EXIT_REFUSED
-    if isinstance(err, LedgerTampered):
+    if isinstance(err, LedgerTampered | SigningFailed):
         return EXIT_CHECK_FAILED
     return EXIT_BAD_INPUT
 
@@ -54,7 +55,7 @@ class SitterGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except ConsentError as err:
+        except (ConsentError, ProvenanceError) as err:
             raise Failure(err) from err
 
 
@@ -266,7 +267,95 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
         click.echo(text)
 
 
+# verify and keys
+
+@cli.command("verify")
+@click.argument("clip", type=click.Path(path_type=Path))
+@click.option("--trust-anchor", "anchors", multiple=True, type=click.Path(path_type=Path), metavar="PEM",
+              help="A root certificate to trust (repeatable); the studio's own CA is trusted when present.")
+@json_option
+@click.pass_obj
+def verify_command(settings: Settings, clip: Path, anchors: tuple[Path, ...], as_json: bool) -> None:
+    """Say whether a clip is a labeled Sitter video: its manifest, its watermark, its consent.
+
+    Works with no studio database (consent then reads "unknown"). Exit 0 when the clip could be
+    examined, whatever the verdict; 2 when it cannot be read.
+
+    Example:
+
+        sitter verify downloaded.mp4 --trust-anchor studio-ca.pem --json
+    """
+    trust = [*anchors, *settings.known_trust_anchors()]
+    if settings.has_database():
+        with settings.open_registry() as registry, settings.open_ledger() as ledger:
+            report = verify(clip, trust_anchors=trust, registry=registry, ledger=ledger)
+    else:
+        report = verify(clip, trust_anchors=trust)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else _report_text(report))
+
+
+@cli.group(cls=SitterGroup)
+def keys() -> None:
+    """The studio's signing keys: what signs the C2PA manifests and how verifiers trust it."""
+
+
+@keys.command("show")
+@json_option
+@click.pass_obj
+def keys_show(settings: Settings, as_json: bool) -> None:
+    """Show the C2PA signer (creating the development CA on first use) and the ledger key.
+
+    Example:
+
+        sitter keys show --json
+    """
+    with settings.open_ledger() as ledger:
+        ledger_key = ledger.key.public_pem()
+    info = {**describe(settings.signer()), "ledger_public_key": ledger_key,
+            "ledger_key_path": str(settings.ledger_key_path)}
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for name, value in info.items():
+        text = str(value).strip().replace("\n", "\n" + " " * 22)
+        click.echo(f"{name.replace('_', ' '):<20}  {text}")
+
+
 # helpers
+
+def _report_text(report: VerifyReport) -> str:
+    c2pa, mark, consent = report.manifest, report.watermark, report.consent
+    lines = [
+        f"verdict     {report.verdict.value}",
+        f"            {report.summary}",
+        f"c2pa        {'present' if c2pa.present else 'none in the file'}"
+        + (f", {c2pa.validation_state}, signer {c2pa.signer}" if c2pa.present else ""),
+    ]
+    if c2pa.failures:
+        lines.append(f"            failures: {', '.join(c2pa.failures)}")
+    if c2pa.present:
+        lines.append(f"            made by {c2pa.engine} ({c2pa.digital_source_type}), "
+                     f"{len(c2pa.ingredients)} source image(s)")
+    lines += [
+        f"watermark   {'found ' + report.binding['watermark_id'] if mark.found else 'not found'}, "
+        f"confidence {mark.confidence:.2f}, {mark.frames_decoded}/{mark.frames_examined} frames decode alone",
+        f"binding     manifest says {report.binding['manifest_watermark_id'] or '-'}, "
+        f"{'match' if report.binding['match'] else 'no match'}",
+        f"registry    {_registry_text(report.registry)}",
+        f"consent     record {consent['record_id'] or '-'}: {consent['status']}",
+    ]
+    return "\n".join(lines)
+
+
+def _registry_text(registry: dict) -> str:
+    if not registry["available"]:
+        return "no studio database here"
+    if not registry["found"]:
+        return "no registered output has this watermark"
+    recovered = registry["manifest"]
+    state = f", recovered manifest {recovered['validation_state']}" if recovered else ""
+    return f"output {registry['entry']['output_id']} made {registry['entry']['created_at'][:19]}{state}"
+
 
 def _now() -> datetime:
     return datetime.now(UTC)

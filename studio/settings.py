@@ -3,7 +3,9 @@
 Read once at the edge (the CLI, the studio) from the environment and passed inward:
 - SITTER_HOME: the data directory (default ~/.sitter) holding the database, keys, evidence and outputs;
 - SITTER_DB_URL: the database (default a SQLite file in the data directory; a PostgreSQL URL for teams);
-- SITTER_CONTROLLER: the organisation named as data controller on consent receipts.
+- SITTER_CONTROLLER: the organisation named as data controller on consent receipts;
+- SITTER_SIGNING_CHAIN, SITTER_SIGNING_KEY (and optionally SITTER_TRUST_ANCHOR, SITTER_TSA_URL): the
+  production C2PA certificate chain and key; without them a development CA is created on first use.
 """
 
 import os
@@ -12,6 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consent import Ledger, LedgerKey
+from provenance import (
+    Registry,
+    SigningFailed,
+    StudioSigner,
+    certificate_signer,
+    development_signer,
+    development_trust_anchor,
+)
 
 
 @dataclass(frozen=True)
@@ -19,12 +29,21 @@ class Settings:
     home: Path
     database_url: str
     controller: str = "Sitter studio"
+    signing_chain: Path | None = None
+    signing_key: Path | None = None
+    trust_anchor: Path | None = None
+    tsa_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
         home = Path(env.get("SITTER_HOME") or Path.home() / ".sitter").expanduser()
         url = env.get("SITTER_DB_URL") or f"sqlite:///{home / 'sitter.db'}"
-        return cls(home, url, env.get("SITTER_CONTROLLER") or cls.controller)
+
+        def path(name: str) -> Path | None:
+            return Path(env[name]).expanduser() if env.get(name) else None
+
+        return cls(home, url, env.get("SITTER_CONTROLLER") or cls.controller, path("SITTER_SIGNING_CHAIN"),
+                   path("SITTER_SIGNING_KEY"), path("SITTER_TRUST_ANCHOR"), env.get("SITTER_TSA_URL") or None)
 
     @property
     def keys_dir(self) -> Path:
@@ -41,5 +60,33 @@ class Settings:
     def open_ledger(self) -> Ledger:
         """The consent ledger, its key created on first use. The data directory is private (0700)."""
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key = LedgerKey.load_or_create(self.keys_dir / "ledger-ed25519.pem")
+        key = LedgerKey.load_or_create(self.ledger_key_path)
         return Ledger(self.database_url, key, self.evidence_dir)
+
+    @property
+    def ledger_key_path(self) -> Path:
+        return self.keys_dir / "ledger-ed25519.pem"
+
+    def open_registry(self) -> Registry:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return Registry(self.database_url)
+
+    def signer(self) -> StudioSigner:
+        """The configured certificate and key, or else the development CA (created on first use)."""
+        if self.signing_chain or self.signing_key:
+            if not (self.signing_chain and self.signing_key):
+                raise SigningFailed("set both SITTER_SIGNING_CHAIN and SITTER_SIGNING_KEY, or neither")
+            return certificate_signer(self.signing_chain, self.signing_key, trust_anchor=self.trust_anchor,
+                                      tsa_url=self.tsa_url)
+        return development_signer(self.keys_dir)
+
+    def known_trust_anchors(self) -> list[Path]:
+        """The studio's own roots, where they exist: a verifier on the studio's machine trusts its own CA."""
+        candidates = (self.trust_anchor, development_trust_anchor(self.keys_dir))
+        return [p for p in candidates if p is not None and p.is_file()]
+
+    def has_database(self) -> bool:
+        """Whether a studio database exists here (a SQLite file, or any server URL): verify never creates one."""
+        if self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///")).is_file() and self.ledger_key_path.is_file()
+        return True

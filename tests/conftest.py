@@ -8,6 +8,8 @@ import pytest
 from PIL import Image
 
 from consent import Ledger, LedgerKey
+from provenance import StudioSigner, development_signer
+from provenance.video import write_mp4
 
 DATA = Path(__file__).parent / "data"
 
@@ -55,3 +57,18 @@ def add(ledger: Ledger, evidence: Path):
         return ledger.grant(**{**fields, **overrides})
 
     return add
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """A real one-second H.264 MP4, not yet signed."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "unsigned.mp4"
+    write_mp4((rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(12)), path, fps=12)
+    return path
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> StudioSigner:
+    """The development CA's signer in a throwaway keys folder."""
+    return development_signer(tmp_path / "keys")

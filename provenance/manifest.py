@@ -1,0 +1,280 @@
+"""C2PA manifests for Sitter's outputs: sign one into an MP4, read one back. The only module that imports c2pa.
+
+Every output's manifest says, in C2PA's own vocabulary, that the video was made by a trained model
+(`c2pa.created` with digitalSourceType trainedAlgorithmicMedia), from which source images (`inputTo`
+ingredients identified by the SHA-256 of their decoded pixels), that it carries an invisible watermark
+(`c2pa.watermarked` plus the `c2pa.soft-binding` assertion naming the watermark id, which C2PA requires
+for that action), under which consent (`org.sitter.consent`: record id and record hash, never a name),
+and that it may not be used for AI training or data mining (`cawg.training-mining`).
+
+Nothing that could carry personal data goes in: ingredients are titled "source-1", "source-2", ...
+and described by their pixel hash and size only. The source files themselves are never handed to
+c2pa, so neither their file names nor their own metadata (XMP, EXIF, a camera's manifest naming the
+photographer) can leak into an output, and neither can a thumbnail of the face: given an image file
+as an ingredient, c2pa embeds its thumbnail (a 4 KB manifest becomes ~125 KB). Thumbnails are also
+turned off in the settings, so no later change brings them back by default.
+
+Example:
+
+    signer = development_signer(data_dir / "keys")
+    store = sign_video(tmp_mp4, signed_mp4, ManifestContent(...), signer)   # store: the manifest bytes
+    report = read_manifest(signed_mp4, trust_anchors=[signer.trust_anchor])  # report.trusted is True
+    report = read_manifest(stripped_mp4, manifest=store)                   # a stripped clip, its manifest
+"""
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import c2pa
+
+from consent.sources import SourceImage
+from provenance.errors import BadTrustAnchors, ManifestInvalid, SigningFailed, UnreadableMedia
+from provenance.keys import StudioSigner
+from provenance.video import probe
+
+log = logging.getLogger(__name__)
+
+# manifest labels and vocabulary, in one place
+ACTIONS = "c2pa.actions"
+CREATED = "c2pa.created"
+WATERMARKED = "c2pa.watermarked"
+SOFT_BINDING = "c2pa.soft-binding"
+TRAINING_MINING = "cawg.training-mining"
+CONSENT = "org.sitter.consent"
+PIXELS = "org.sitter.pixels"  # ingredient metadata: the pixel hash that consent records bind
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+NOT_ALLOWED_USES = ("cawg.ai_generative_training", "cawg.ai_inference", "cawg.ai_training", "cawg.data_mining")
+MP4 = "video/mp4"
+
+SIGN_SETTINGS = {
+    "builder": {"thumbnail": {"enabled": False}},
+    "verify": {"verify_after_sign": True, "remote_manifest_fetch": False},
+}
+READ_SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}  # a verifier stays offline
+
+
+@dataclass(frozen=True)
+class ManifestContent:
+    """What one output's manifest says; ids and hashes only.
+
+    `title` is shown by every C2PA viewer: give it the output id ("sitter-3f9a….mp4"), never a
+    user-typed caption or a subject's name.
+    """
+
+    title: str
+    sources: tuple[SourceImage, ...]  # pixel fingerprints, in the order the engine used them
+    record_id: str  # the consent record
+    record_hash: str  # its grant row's hash in the ledger
+    watermark_id: str  # hex, as the watermark decoder reports it
+    watermark_alg: str
+    engine: str
+    engine_version: str
+
+
+@dataclass(frozen=True)
+class ManifestReport:
+    """What a file's manifest store says and whether it validates. `present=False` means no manifest.
+
+    `validation_state` is "Trusted" (signature good, signer chains to a given trust anchor), "Valid"
+    (signature good, signer not trusted: `failures` then holds signingCredential.untrusted) or
+    "Invalid" (something failed: see `failures`). The other fields are read from the active manifest
+    as it stands; when the state is "Invalid" they may have been tampered with.
+    """
+
+    present: bool
+    embedded: bool = False  # False when the store came from elsewhere (the registry's copy)
+    validation_state: str | None = None
+    failures: tuple[str, ...] = ()  # validation failure codes, e.g. assertion.bmffHash.mismatch
+    signer: str | None = None  # the signing certificate's common name
+    issuer: str | None = None  # its issuer's organization
+    claim_generator: str | None = None
+    engine: str | None = None
+    digital_source_type: str | None = None
+    ingredients: tuple[dict, ...] = ()  # {"title", "relationship", "sha256"} each
+    consent: dict | None = None  # {"record_id", "record_hash"}
+    watermark_id: str | None = None
+    watermark_alg: str | None = None
+    store_json: str = field(default="", repr=False)  # the whole manifest store, as c2pa reports it
+
+    @property
+    def trusted(self) -> bool:
+        return self.validation_state == "Trusted"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["trusted"] = self.trusted
+        data["store"] = json.loads(data.pop("store_json")) if self.store_json else None
+        return data
+
+
+def sign_video(unsigned: Path | str, dest: Path | str, content: ManifestContent, signer: StudioSigner) -> bytes:
+    """Write `unsigned` (an MP4) to `dest` with `content` signed into it; return the manifest store bytes.
+
+    File to file: c2pa streams and hashes the video from disk, so the MP4 is never held in memory.
+    The returned bytes are exactly the store embedded in `dest`; keep them (the registry does) to
+    show and validate the manifest of a copy whose metadata was stripped.
+
+    Raises SigningFailed (and leaves no `dest` behind), or UnreadableMedia if `unsigned` is not a video.
+    """
+    assert Path(unsigned).resolve() != Path(dest).resolve(), f"signing {unsigned} onto itself would truncate it"
+    definition = _definition(content, _duration_ms(unsigned))
+    try:
+        with (
+            _c2pa_signer(signer) as c2pa_signer,
+            c2pa.Context.from_dict(SIGN_SETTINGS) as context,
+            c2pa.Builder(definition, context=context) as builder,
+            open(unsigned, "rb") as source,
+            open(dest, "w+b") as target,
+        ):
+            store = builder.sign(c2pa_signer, MP4, source, target)
+    except (c2pa.C2paError, OSError) as err:
+        Path(dest).unlink(missing_ok=True)
+        raise SigningFailed(f"could not sign the C2PA manifest into {Path(dest).name}: {err}") from err
+    log.info("signed %s: %d-byte manifest, watermark %s", Path(dest).name, len(store), content.watermark_id)
+    return store
+
+
+def read_manifest(path: Path | str, *, trust_anchors: Sequence[Path | str] = (),
+                  manifest: bytes | None = None) -> ManifestReport:
+    """Read and validate the manifest store of the video at `path`.
+
+    `trust_anchors` are PEM files of root certificates to trust (the development CA's ca.pem, say).
+    `manifest` is a detached store (from `sign_video` or the registry) to validate against the file
+    instead of whatever the file carries: how a stripped clip's manifest is recovered. A re-encoded
+    clip then fails the hash binding (assertion.bmffHash.mismatch) while its signature still verifies.
+
+    Returns ManifestReport(present=False) when there is no manifest: absence is data, not an error.
+    Raises UnreadableMedia when the file is missing or not a supported format, ManifestInvalid when a
+    manifest is there but too damaged to read at all, BadTrustAnchors when a trust anchor is not a
+    readable PEM file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableMedia("video not found")
+    context = _read_context([Path(p) for p in trust_anchors])
+    try:
+        with context, open(path, "rb") as stream:
+            reader = c2pa.Reader.try_create(None, stream, manifest, context)  # None: detect the format
+            if reader is None:
+                return ManifestReport(present=False)
+            with reader:
+                store_json, embedded = reader.json(), reader.is_embedded()
+    except (c2pa.C2paError.Io, c2pa.C2paError.NotSupported, c2pa.C2paError.FileNotFound, OSError) as err:
+        raise UnreadableMedia(f"not a file C2PA can read ({err})") from err
+    except c2pa.C2paError as err:
+        raise ManifestInvalid(f"a C2PA manifest is present but cannot be read ({err})") from err
+    try:
+        return _report(json.loads(store_json), store_json, embedded)
+    except (AttributeError, TypeError, KeyError, IndexError) as err:  # a store shaped unlike the spec
+        raise ManifestInvalid(f"the C2PA manifest store is malformed ({err!r})") from err
+
+
+# helpers: building
+
+
+def _definition(content: ManifestContent, duration_ms: int) -> dict:
+    """The manifest definition c2pa's Builder takes, from `content`."""
+    return {
+        "title": content.title,
+        "claim_generator_info": [{"name": "Sitter", "version": version("sitter")}],
+        "ingredients": [
+            {"title": f"source-{i}", "relationship": "inputTo",
+             "metadata": {PIXELS: {"sha256": s.sha256, "width": s.width, "height": s.height}}}
+            for i, s in enumerate(content.sources, 1)
+        ],
+        "assertions": [
+            {"label": ACTIONS, "data": {"actions": [
+                {"action": CREATED, "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+                 "softwareAgent": {"name": content.engine, "version": content.engine_version}},
+                {"action": WATERMARKED},
+            ]}},
+            {"label": SOFT_BINDING, "data": {
+                "alg": content.watermark_alg,
+                "blocks": [{"scope": {"timespan": {"start": 0, "end": duration_ms}},
+                            "value": content.watermark_id}],
+            }},
+            {"label": CONSENT, "data": {"record_id": content.record_id, "record_hash": content.record_hash}},
+            {"label": TRAINING_MINING, "data": {"entries": {use: {"use": "notAllowed"}
+                                                            for use in NOT_ALLOWED_USES}}},
+        ],
+    }
+
+
+def _duration_ms(path: Path | str) -> int:
+    """How long the watermark runs (the whole clip), for the soft binding's timespan."""
+    info = probe(path)
+    seconds = info.duration or (info.frames / info.fps if info.fps else 0.0)
+    return round(seconds * 1000)
+
+
+def _c2pa_signer(signer: StudioSigner) -> c2pa.Signer:
+    alg = c2pa.C2paSigningAlg[signer.algorithm]
+    if signer.sign is not None:
+        return c2pa.Signer.from_callback(signer.sign, alg, signer.chain_pem.decode(), signer.tsa_url)
+    info = c2pa.C2paSignerInfo(alg, signer.chain_pem, signer.private_key_pem, signer.tsa_url)
+    return c2pa.Signer.from_info(info)
+
+
+# helpers: reading
+
+
+def _read_context(trust_anchors: list[Path]) -> c2pa.Context:
+    if not trust_anchors:
+        return c2pa.Context.from_dict(READ_SETTINGS)
+    try:
+        pem = "\n".join(path.read_text() for path in trust_anchors)
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadTrustAnchors(f"cannot read a trust anchor file ({err.__class__.__name__})") from None
+    try:
+        return c2pa.Context.from_dict({**READ_SETTINGS, "trust": {"user_anchors": pem}})
+    except c2pa.C2paError as err:
+        raise BadTrustAnchors("a trust anchor file is not PEM certificates") from err
+
+
+def _report(store: dict, store_json: str, embedded: bool) -> ManifestReport:
+    """Pick out of a manifest store what a verifier reports; fields Sitter did not write stay None."""
+    active = store.get("manifests", {}).get(store.get("active_manifest"), {})
+    results = store.get("validation_results", {}).get("activeManifest", {})
+    actions = _assertion(active, ACTIONS) or {}
+    created = next((a for a in actions.get("actions", []) if a.get("action") == CREATED), {})
+    blocks = (_assertion(active, SOFT_BINDING) or {}).get("blocks") or [{}]
+    signature = active.get("signature_info", {})
+    return ManifestReport(
+        present=True,
+        embedded=embedded,
+        validation_state=store.get("validation_state"),
+        failures=tuple(f["code"] for f in results.get("failure", [])),
+        signer=signature.get("common_name"),
+        issuer=signature.get("issuer"),
+        claim_generator=_agent((active.get("claim_generator_info") or [None])[0]),
+        engine=_agent(created.get("softwareAgent")),
+        digital_source_type=created.get("digitalSourceType"),
+        ingredients=tuple(
+            {"title": i.get("title"), "relationship": i.get("relationship"),
+             "sha256": (i.get("metadata") or {}).get(PIXELS, {}).get("sha256")}
+            for i in active.get("ingredients", [])
+        ),
+        consent=_assertion(active, CONSENT),
+        watermark_id=blocks[0].get("value"),
+        watermark_alg=(_assertion(active, SOFT_BINDING) or {}).get("alg"),
+        store_json=store_json,
+    )
+
+
+def _assertion(manifest: dict, label: str) -> dict | None:
+    """The data of the first assertion with `label`, whatever its version (.v2) or instance (__1) suffix."""
+    pattern = re.compile(rf"{re.escape(label)}(\.v\d+)?(__\d+)?")
+    return next((a.get("data") for a in manifest.get("assertions", []) if pattern.fullmatch(a.get("label", ""))),
+                None)
+
+
+def _agent(agent: dict | str | None) -> str | None:
+    """A claim generator or software agent as "name version" (C2PA allows a dict or a plain string)."""
+    if isinstance(agent, dict):
+        return " ".join(str(agent[k]) for k in ("name", "version") if agent.get(k)) or None
+    return agent

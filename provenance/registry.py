@@ -1,0 +1,144 @@
+"""The manifest registry: watermark id -> the output's signed C2PA manifest store and what it was.
+
+A clip whose metadata was stripped (re-uploaded, re-encoded, screen-recorded) loses its embedded
+manifest but keeps its invisible watermark. The watermark decodes to an id; this registry maps the id
+back to the manifest store bytes signed at render time, so a verifier can still show and validate the
+manifest (the idea behind C2PA soft-binding resolution).
+
+It lives in the same database as the consent ledger (same URL, its own table) and holds no personal
+data: ids, hashes, an engine name and the signed store, which itself carries none.
+
+Example:
+
+    with Registry("sqlite:///sitter.db") as registry:
+        registry.register(watermark_id="9f3a61c2", manifest=store, output_id="3f9a...", record_id="a1b2...",
+                          engine="warp 0.1.0", sha256="...")
+        entry = registry.find("9f3a61c2")  # None when nothing is registered under that id
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, LargeBinary, MetaData, String, Table, select
+from sqlalchemy.exc import IntegrityError
+
+from consent.database import connect
+from provenance.errors import RegistryMiss
+
+metadata = MetaData()
+
+manifests = Table(
+    "provenance_manifests",
+    metadata,
+    Column("watermark_id", String(64), primary_key=True),
+    Column("output_id", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("record_id", String(32), nullable=False, index=True),
+    Column("engine", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("manifest", LargeBinary, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered output. `sha256` is of the signed file as published."""
+
+    watermark_id: str
+    output_id: str
+    created_at: datetime
+    record_id: str
+    engine: str
+    sha256: str
+    manifest: bytes = field(repr=False)  # the C2PA manifest store, exactly as signed into the output
+
+    def to_dict(self) -> dict:
+        """For audit lists and `--json`: the manifest as its size, not its bytes."""
+        return {"watermark_id": self.watermark_id, "output_id": self.output_id,
+                "created_at": self.created_at.isoformat(), "record_id": self.record_id,
+                "engine": self.engine, "sha256": self.sha256, "manifest_bytes": len(self.manifest)}
+
+
+class Registry:
+    """Open it on the studio's database URL, call a verb, close it (or use `with`). Thread-safe."""
+
+    def __init__(self, url: str) -> None:
+        if not url:
+            raise ValueError("Registry needs a database URL, e.g. sqlite:///path/to/sitter.db")
+        self._engine = connect(url)
+        metadata.create_all(self._engine)
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def register(self, *, watermark_id: str, manifest: bytes, output_id: str, record_id: str, engine: str,
+                 sha256: str, now: datetime | None = None) -> Entry:
+        """Record an output under its watermark id.
+
+        Raises ValueError if the id is not hex, the manifest is empty, or the id or output id is already
+        registered: a watermark id names one output, so a clash means drawing a new id.
+        """
+        if not manifest:
+            raise ValueError("refusing to register an empty manifest store")
+        at = (now or datetime.now(UTC)).astimezone(UTC)  # one offset, so the ISO strings sort by time
+        entry = Entry(_normalize(watermark_id), output_id, at, record_id, engine, sha256, manifest)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(manifests.insert().values(
+                    watermark_id=entry.watermark_id, output_id=output_id,
+                    created_at=entry.created_at.isoformat(), record_id=record_id, engine=engine,
+                    sha256=sha256, manifest=manifest,
+                ))
+        except IntegrityError:
+            raise ValueError(f"watermark id {entry.watermark_id} or output {output_id} is already registered: "
+                             "draw a new watermark id") from None
+        return entry
+
+    def remove(self, watermark_id: str) -> None:
+        """Forget an output that was never published: its render failed after registering."""
+        with self._engine.begin() as conn:
+            conn.execute(manifests.delete().where(manifests.c.watermark_id == _normalize(watermark_id)))
+
+    def find(self, watermark_id: str) -> Entry | None:
+        """The output registered under this watermark id, or None: for a verifier, absence is normal."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(manifests).where(manifests.c.watermark_id == _normalize(watermark_id))
+            ).mappings().first()
+        return _entry(row) if row else None
+
+    def get(self, watermark_id: str) -> Entry:
+        """The output registered under this watermark id; RegistryMiss when there is none."""
+        entry = self.find(watermark_id)
+        if entry is None:
+            raise RegistryMiss(f"no manifest is registered under watermark id {_normalize(watermark_id)}")
+        return entry
+
+    def entries(self) -> list[Entry]:
+        """Every registered output, newest first (for the audit page)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(manifests).order_by(manifests.c.created_at.desc())).mappings().all()
+        return [_entry(row) for row in rows]
+
+
+# helpers
+
+
+def _normalize(watermark_id: str) -> str:
+    """Watermark ids are hex; compare them in one spelling whatever case the decoder or a user typed."""
+    value = watermark_id.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{1,64}", value):
+        raise ValueError(f"a watermark id is a hex string, not {watermark_id!r}")
+    return value
+
+
+def _entry(row: dict) -> Entry:
+    return Entry(row["watermark_id"], row["output_id"], datetime.fromisoformat(row["created_at"]),
+                 row["record_id"], row["engine"], row["sha256"], bytes(row["manifest"]))

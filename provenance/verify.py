@@ -1,0 +1,170 @@
+"""verify: one report on any clip: is it synthetic, who made it, from what, under whose consent?
+
+It reads both labels independently, the C2PA manifest in the file and the invisible watermark in
+the pixels, checks that they agree, recovers the manifest from the registry when the file's was
+stripped, asks the consent ledger (when there is one) what the record's status is today, and gives
+one verdict:
+
+- `labeled`: a valid manifest and a watermark that matches it;
+- `labeled-stripped`: no manifest in the file, but the watermark names a registered output;
+- `watermark-only`: the watermark is there, but no registry here knows it;
+- `tampered`: a manifest that fails validation, or a watermark that contradicts it;
+- `unlabeled`: neither label found.
+
+A verifier needs no consent database or registry: without them those parts say "unknown".
+`verify` raises only when the clip cannot be examined at all (UnreadableMedia).
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from consent import Ledger, RecordNotFound
+from provenance.errors import ManifestInvalid
+from provenance.manifest import ManifestReport, read_manifest
+from provenance.registry import Registry
+from provenance.video import VideoInfo, probe
+from provenance.watermark import WatermarkReading, format_watermark_id, read_watermark
+
+UNTRUSTED = "signingCredential.untrusted"  # a valid signature from a signer the verifier was not told to trust
+UNREADABLE = "org.sitter.manifest.unreadable"  # a manifest store too damaged for c2pa to parse
+
+
+class Verdict(StrEnum):
+    LABELED = "labeled"
+    LABELED_STRIPPED = "labeled-stripped"
+    WATERMARK_ONLY = "watermark-only"
+    TAMPERED = "tampered"
+    UNLABELED = "unlabeled"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Everything verify found, built once and shown by the CLI (`--json`) and the studio alike."""
+
+    verdict: Verdict
+    summary: str  # one plain sentence for people
+    file: dict  # sha256, bytes, width, height, fps, frames, duration, has_audio
+    manifest: ManifestReport  # as found in the file (present=False when stripped)
+    watermark: WatermarkReading
+    binding: dict  # manifest_watermark_id, watermark_id, match
+    registry: dict  # available, found, entry, manifest (the recovered one, validated against this file)
+    consent: dict  # record_id, record_hash, status: active / revoked / expired / erased / unknown
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": self.verdict.value,
+            "summary": self.summary,
+            "file": self.file,
+            "c2pa": self.manifest.to_dict(),
+            "watermark": self.watermark.to_dict(),
+            "binding": self.binding,
+            "registry": self.registry,
+            "consent": self.consent,
+        }
+
+
+def verify(
+    path: Path | str,
+    *,
+    trust_anchors: Sequence[Path | str] = (),
+    registry: Registry | None = None,
+    ledger: Ledger | None = None,
+    now: datetime | None = None,
+) -> VerifyReport:
+    """Examine the clip at `path`; see the module docstring for the verdicts."""
+    path = Path(path)
+    info = probe(path)  # raises UnreadableMedia for what is not a video
+    manifest = _read_embedded(path, trust_anchors)
+    watermark = read_watermark(path)
+    wm_hex = format_watermark_id(watermark.wm_id) if watermark.found else None
+    entry = registry.find(wm_hex) if registry is not None and wm_hex else None
+    recovered = (read_manifest(path, trust_anchors=trust_anchors, manifest=entry.manifest)
+                 if entry is not None and not manifest.present else None)
+    cited = manifest if manifest.present else recovered
+    binding = {
+        "manifest_watermark_id": cited.watermark_id if cited else None,
+        "watermark_id": wm_hex,
+        "match": bool(cited and wm_hex and cited.watermark_id == wm_hex),
+    }
+    verdict = _verdict(manifest, watermark, binding, entry is not None)
+    consent = _consent(cited, ledger, now or datetime.now(UTC))
+    return VerifyReport(
+        verdict=verdict,
+        summary=_summary(verdict, cited, consent),
+        file=_file(path, info),
+        manifest=manifest,
+        watermark=watermark,
+        binding=binding,
+        registry={
+            "available": registry is not None,
+            "found": entry is not None,
+            "entry": entry.to_dict() if entry else None,
+            "manifest": recovered.to_dict() if recovered else None,
+        },
+        consent=consent,
+    )
+
+
+# helpers
+
+
+def _read_embedded(path: Path, trust_anchors: Sequence[Path | str]) -> ManifestReport:
+    """The file's own manifest; one too damaged to parse is reported as failing, not raised."""
+    try:
+        return read_manifest(path, trust_anchors=trust_anchors)
+    except ManifestInvalid:
+        return ManifestReport(present=True, embedded=True, validation_state="Invalid", failures=(UNREADABLE,))
+
+
+def _verdict(manifest: ManifestReport, watermark: WatermarkReading, binding: dict, registered: bool) -> Verdict:
+    if manifest.present:
+        broken = [code for code in manifest.failures if code != UNTRUSTED]
+        if manifest.validation_state == "Invalid" or broken:
+            return Verdict.TAMPERED
+        if watermark.found and not binding["match"]:
+            return Verdict.TAMPERED
+        return Verdict.LABELED
+    if not watermark.found:
+        return Verdict.UNLABELED
+    return Verdict.LABELED_STRIPPED if registered else Verdict.WATERMARK_ONLY
+
+
+def _consent(cited: ManifestReport | None, ledger: Ledger | None, now: datetime) -> dict:
+    """The cited record's status today; "unknown" without a ledger or for a record it does not hold."""
+    cited_consent = (cited.consent if cited else None) or {}
+    record_id, record_hash = cited_consent.get("record_id"), cited_consent.get("record_hash")
+    status = "unknown"
+    if ledger is not None and record_id:
+        try:
+            record = ledger.get(record_id)
+        except RecordNotFound:
+            record = None
+        if record is not None:
+            status = record.status(now).value if record.grant_hash == record_hash else "mismatch"
+    return {"record_id": record_id, "record_hash": record_hash, "status": status}
+
+
+def _summary(verdict: Verdict, cited: ManifestReport | None, consent: dict) -> str:
+    signer = f", signed by {cited.signer}" if cited and cited.signer else ""
+    trust = "" if not cited or cited.trusted else " (signer not in your trust list)"
+    record = f", under consent record {consent['record_id']} ({consent['status']})" if consent["record_id"] else ""
+    return {
+        Verdict.LABELED: f"This video was made by AI with Sitter{signer}{trust}{record}.",
+        Verdict.LABELED_STRIPPED: (f"This video was made by AI with Sitter; its metadata was stripped, and the "
+                                   f"watermark led to the original manifest{signer}{trust}{record}."),
+        Verdict.WATERMARK_ONLY: ("This video carries Sitter's AI watermark, but no manifest: it was made by AI "
+                                 "with Sitter, and this registry does not know which output it is."),
+        Verdict.TAMPERED: ("This video's labels do not hold: its manifest fails validation or contradicts its "
+                           "watermark. It was altered after it was signed."),
+        Verdict.UNLABELED: "No Sitter label found: no C2PA manifest and no Sitter watermark.",
+    }[verdict]
+
+
+def _file(path: Path, info: VideoInfo) -> dict:
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return {"sha256": digest, "bytes": path.stat().st_size, **asdict(info)}
