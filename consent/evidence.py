@@ -12,6 +12,7 @@ from pathlib import Path
 
 from consent.errors import InvalidInput
 
+
 class EvidenceStore:
     """Files under `root/<record id>/<sha256><suffix>`, written atomically."""
 
