@@ -11,7 +11,7 @@ $(BIN)/sitter: pyproject.toml
 .PHONY: run test
 run: $(BIN)/sitter
 	$(BIN)/sitter --help
-	bash scripts/consent-roundtrip.sh
+	$(BIN)/sitter demo
 
 test: $(BIN)/sitter
 	$(BIN)/ruff check .

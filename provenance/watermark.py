@@ -2,32 +2,33 @@
 
 Why not invisible-watermark (the design card's library): measured on our portraits, its dwtDct
 mark lives in a chroma channel that H.264's 4:2:0 subsampling destroys, dwtDctSvd costs ~220 ms a
-512x512 frame and does not survive a 90% crop, and rivaGan costs 0.6-2 s a frame. This module is
-a tiled spread-spectrum mark in the luma channel (Kutter et al. 1998, "Watermarking resisting to
-translation, rotation and scaling"; Cox et al. 1997 for spread spectrum), which survives H.264,
-scaling, cropping, brightness changes and frame dropping at ~1 ms a frame.
+512x512 frame and loses its bits to a 90% crop, and rivaGan costs 0.6-2 s a frame. This module is
+a tiled spread-spectrum mark in luma (Cox et al. 1997, "Secure spread spectrum watermarking for
+multimedia", for the carriers; Kutter 1998, "Watermarking resisting to translation, rotation and
+scaling", for the self-synchronizing tiling), which survives H.264, rescaling, cropping,
+brightness changes and dropped frames, and costs well under a millisecond a frame to embed.
 
-The algorithm (version `ALGORITHM`; changing any constant below makes a new version):
-1. Payload: the 32-bit id plus a 32-bit check (BLAKE2b of the id, personalized with the
+The algorithm (`ALGORITHM`; changing any constant below makes a new version):
+1. Payload: the 32-bit id and a 32-bit check (BLAKE2b of the id, personalized with the
    algorithm name), convolutionally encoded (K=7, rate 1/2, the NASA code) into 140 coded bits.
-2. One 128x128 tile is built in its 2-D DFT: ~1,100 frequency bins in a mid band (0.05-0.19
-   cycles/px) each get a fixed pseudo-random phase; a quarter of them form a pilot (sign +1), the
-   rest are dealt out to the coded bits (sign +-1, ~6 bins a bit, spread over the band).
-3. Embedding adds the tiled pattern to R, G and B alike (luma only; chroma is untouched), scaled
-   by a texture mask (weaker on flat skin and sky, stronger in hair and edges) and capped so every
-   frame keeps PSNR >= 40 dB.
-4. Reading whitens the luma of up to 32 frames sampled across the clip and sums them (the mark is
-   the same in every frame, so it adds up coherently). The tile's period (hence any rescale) is
-   read off the sum's autocorrelation, its position (hence any crop) off the pilot's
-   cross-correlation peak; then each bit's bins are summed (soft decoding) and Viterbi-decoded.
+2. A 128x128 tile is written in its 2-D DFT: the 823 bins of a mid band (0.05-0.19 cycles/px)
+   get fixed pseudo-random phases; a quarter of them are a pilot (sign +1), the rest are dealt
+   to the coded bits (sign +-1, 4-5 bins a bit, spread across the band).
+3. Embedding adds the tile, repeated over the frame and rounded to whole levels, to R, G and B
+   alike: only luma moves (4:2:0 cannot touch it) and every frame keeps PSNR >= 40 dB.
+4. Reading whitens the luma of up to 31 frames sampled across the clip and sums them: the mark
+   is the same in every frame, so it adds up coherently (soft combining across frames). A scan
+   over tile periods (0.35x-3x) against the pilot finds any rescale; the pilot's correlation
+   peak in the folded tile finds any crop. Each bit's bins, weighted by how much of the pilot
+   survived in their band, are summed into soft bits and Viterbi-decoded.
 5. The id is reported only if the decoded check matches; otherwise the clip reads as unmarked.
 
 False positives: the reader Viterbi-decodes at most `MAX_DECODES` (4) candidate geometries per
-clip, and each decoded 64-bit word is accepted only if its 32-bit check matches. On content that
-carries no Sitter mark, the decoded word is arbitrary, and a keyed hash matches an arbitrary word
-with probability 2^-32, so a clip falsely reads as marked with probability <= 4 * 2^-32 ~ 1e-9.
-The same bound covers a marked clip misreading as another id: a decoding error yields a word
-whose check matches only with probability 2^-32, so the reader says "no watermark" instead.
+clip, and accepts a decoded 64-bit word only if its 32-bit check matches its id. On content with
+no Sitter mark the decoded word does not depend on the hash, which matches an arbitrary word with
+probability 2^-32; so an unmarked clip reads as marked with probability <= 4 * 2^-32 (~1e-9, one
+clip in a billion). The same bound covers a marked clip misread as another id: a decoding error
+gives a word whose check matches with probability 2^-32, and the reader says "no watermark".
 
 Invisible does not mean secure: the layout key is public (anyone can verify), so someone who
 knows this module can estimate and subtract the mark. It labels; it does not resist a forger.
@@ -56,6 +57,7 @@ MIN_PSNR_DB = 40.0
 TILE = 128  # pixels; the pattern repeats with this period
 BAND = (6.0, 24.0)  # radius in tile-DFT bins: 0.047-0.19 cycles/px, survives 0.5x and CRF 28
 PILOT_SHARE = 0.25  # of the band's bins; the pilot locates the tile, the rest carry bits
+BAND_RINGS = 6  # the reader weighs the band in this many rings, by what survived in each
 LAYOUT_SEED = 0x51773  # public: anyone may verify a Sitter clip
 
 # the convolutional code (K=7, rate 1/2, generators 133 and 171 octal)
@@ -64,14 +66,10 @@ CODE_GENERATORS = (0o133, 0o171)
 INFO_BITS = ID_BITS + CHECK_BITS
 CODED_BITS = 2 * (INFO_BITS + CODE_MEMORY)
 
-# embedding strength
-TARGET_PSNR_DB = 40.3  # what the strength cap aims for; MIN_PSNR_DB is the promise
-STRENGTH = 2.6  # luma levels per unit of the (unit-RMS) tile at mask 1
-MASK_RANGE = (0.35, 2.2)  # the texture mask's floor (flat areas) and ceiling (busy areas)
-MASK_REFERENCE = 5.0  # local mean absolute detail (luma levels) that earns mask 1
+TARGET_PSNR_DB = 40.3  # the mark's strength; rounding keeps every frame above MIN_PSNR_DB
 
 # reading
-MAX_SAMPLED_FRAMES = 32  # frames examined per clip, spread evenly across it
+MAX_SAMPLED_FRAMES = 32  # the sampler keeps 16-31 frames of a long clip, spread evenly across it
 SCALE_RANGE = (0.35, 3.0)  # rescales the reader looks for (the tile's period over TILE)
 SCAN_STEP = 0.003  # log-scale step of that scan; the pilot peak is ~1% wide at 512 px
 MAX_DECODES = 4  # candidate geometries Viterbi-decoded per clip (enters the false-positive bound)
@@ -84,7 +82,7 @@ class WatermarkReading:
 
     found: bool
     wm_id: int | None  # the 32-bit id when found
-    confidence: float  # normalized correlation of all examined frames' bits with the id's code, 0..1
+    confidence: float  # correlation of the combined soft bits with the id's code: ~1 clean, 0 when absent
     frames_examined: int  # frames sampled across the clip and analysed
     frames_decoded: int  # of those, frames that decode to the id on their own
     per_frame_scores: list[float] = field(default_factory=list)  # each frame's bit accuracy vs the id
@@ -125,8 +123,8 @@ class Watermarker:
         spectrum = np.zeros((TILE, TILE // 2 + 1), complex)
         spectrum[scheme.rows, scheme.kx] = signs * np.exp(1j * scheme.phase)
         tile = np.fft.irfft2(spectrum, s=(TILE, TILE))
-        self._tile = (tile * (STRENGTH / tile.std())).astype(np.float32)  # (TILE, TILE)
-        self._pattern = np.zeros((0, 0), np.float32)  # the tile repeated over the frame size
+        self._tile = tile / tile.std()  # (TILE, TILE), unit RMS
+        self._pattern = np.zeros((0, 0, 3), np.int16)  # the tile over the whole frame, in levels
 
     def embed(self, frame: np.ndarray) -> np.ndarray:
         """Return a marked copy of an RGB uint8 frame (H, W, 3); FrameTooSmall under 256x256."""
@@ -136,13 +134,9 @@ class Watermarker:
         if height < MIN_SIDE or width < MIN_SIDE:
             raise FrameTooSmall(f"a {width}x{height} frame cannot carry the watermark: "
                                 f"render at least {MIN_SIDE}x{MIN_SIDE}")
-        if self._pattern.shape != (height, width):  # once per render: the size does not change
-            reps = (height // TILE + 1, width // TILE + 1)
-            self._pattern = np.ascontiguousarray(np.tile(self._tile, reps)[:height, :width])
-        delta = cv2.multiply(self._pattern, _texture_mask(frame))
-        delta *= _strength_cap(delta)
-        # the same delta on R, G and B moves luma only; cv2.add rounds and saturates into uint8
-        return cv2.add(frame, cv2.merge([delta, delta, delta]), dtype=cv2.CV_8U)
+        if self._pattern.shape[:2] != (height, width):  # once per render: the size does not change
+            self._pattern = _pattern(self._tile, height, width)
+        return cv2.add(frame, self._pattern, dtype=cv2.CV_8U)  # saturates at 0 and 255
 
 
 def watermark_frames(frames: Iterable[np.ndarray], wm_id: int) -> Iterator[np.ndarray]:
@@ -155,9 +149,10 @@ def watermark_frames(frames: Iterable[np.ndarray], wm_id: int) -> Iterator[np.nd
 def read_watermark(source: Iterable[np.ndarray] | str | os.PathLike) -> WatermarkReading:
     """Find the Sitter watermark in a clip (a video file or RGB frames) and decode its id.
 
-    Looks at 16-32 frames spread evenly over the clip, whatever its length, and copes with
+    Looks at up to 31 frames spread evenly over the clip, whatever its length, and copes with
     re-encoding, rescaling, cropping, brightness changes and dropped frames. Raises only when the
-    input cannot be read (UnreadableMedia for a bad file); an unmarked clip returns found=False.
+    input cannot be read (UnreadableMedia for a bad file, ValueError for frames of mixed sizes);
+    an unmarked clip returns found=False.
     """
     frames = read_frames(source) if isinstance(source, str | os.PathLike) else source
     lumas = _sample_lumas(frames)
@@ -192,6 +187,7 @@ class _Scheme:
     kx: np.ndarray
     phase: np.ndarray
     owner: np.ndarray
+    band: np.ndarray  # which of BAND_RINGS rings of the band (by radius) the bin lies in
     predecessors: np.ndarray  # (64, 2)
     symbols: np.ndarray  # (64, 2, 2)
 
@@ -213,16 +209,18 @@ class _Scheme:
         symbols = np.array([[[1 - 2 * _parity(int(register) & generator)
                               for generator in CODE_GENERATORS] for register in pair]
                             for pair in registers], float)
+        rings = ((radius[rows, cols] - BAND[0]) / (BAND[1] - BAND[0]) * BAND_RINGS).astype(int)
         return cls(rows, fy[rows, 0], cols, rng.uniform(0, 2 * np.pi, len(rows)), owner,
-                   predecessors, symbols)
+                   np.minimum(rings, BAND_RINGS - 1), predecessors, symbols)
 
 
 # helpers: payload and code
 
 
 def _check(wm_id: int) -> int:
-    """The 32-bit check: a keyed hash, so a wrong word passes with probability 2^-32 whatever
-    its errors look like (a CRC only promises that for short bursts)."""
+    """The 32-bit check: a hash (BLAKE2b personalized with the algorithm name), so a wrong word
+    passes with probability 2^-32 whatever its errors look like (a CRC promises that only for
+    short bursts)."""
     digest = hashlib.blake2b(wm_id.to_bytes(ID_BITS // 8, "big"), digest_size=CHECK_BITS // 8,
                              person=ALGORITHM.encode()[:16]).digest()
     return int.from_bytes(digest, "big")
@@ -273,27 +271,19 @@ def _decode(soft: np.ndarray, scheme: _Scheme) -> int | None:
 # helpers: embedding
 
 
-def _texture_mask(frame: np.ndarray) -> np.ndarray:
-    """Per-pixel strength: busy areas hide more of the mark than flat ones (texture masking).
+def _pattern(tile: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The tile repeated over a frame, scaled to TARGET_PSNR_DB and rounded to whole levels, the
+    same on R, G and B (so it moves luma only and chroma subsampling cannot touch it).
 
-    Computed at quarter resolution (the mask is smooth anyway), which keeps it under a millisecond.
+    Rounding here, not per frame, makes the promise exact: a frame's error is this pattern, less
+    wherever 0 or 255 clips it, so its PSNR is at least what is asserted below.
     """
-    height, width = frame.shape[:2]
-    luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    small = cv2.resize(luma, (width // 4, height // 4), interpolation=cv2.INTER_AREA).astype(np.float32)
-    detail = cv2.absdiff(small, cv2.GaussianBlur(small, (0, 0), 1.0))
-    mask = np.clip(cv2.GaussianBlur(detail, (0, 0), 1.5) * (4 / MASK_REFERENCE), *MASK_RANGE)
-    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def _strength_cap(delta: np.ndarray) -> float:
-    """Scale factor (<= 1) that keeps the frame's PSNR at TARGET_PSNR_DB at worst.
-
-    Rounding to uint8 adds 1/12 to the squared error; clipping at 0 and 255 only removes error.
-    """
-    allowed = 255.0**2 / 10 ** (TARGET_PSNR_DB / 10) - 1 / 12
-    mse = cv2.norm(delta, cv2.NORM_L2SQR) / delta.size
-    return min(1.0, float(np.sqrt(allowed / mse))) if mse > 0 else 1.0
+    reps = (height // TILE + 1, width // TILE + 1)
+    plane = np.tile(tile, reps)[:height, :width]
+    allowed = 255.0**2 / 10 ** (TARGET_PSNR_DB / 10)
+    levels = np.rint(plane * np.sqrt((allowed - 1 / 12) / np.mean(plane**2)))  # rounding adds ~1/12
+    assert 10 * np.log10(255.0**2 / np.mean(levels**2)) >= MIN_PSNR_DB, "mark too strong for the promise"
+    return np.repeat(levels.astype(np.int16)[:, :, None], 3, axis=2)
 
 
 # helpers: reading
@@ -431,12 +421,23 @@ def _fold(plane: np.ndarray, geometry: _Geometry) -> np.ndarray:
 
 def _soft_bits(folded: np.ndarray, geometry: _Geometry, scheme: _Scheme) -> np.ndarray:
     """Each coded bit's evidence: its bins, shifted back by the pilot's offset, projected on
-    their phases and summed. Positive means 0, as `_viterbi` expects."""
+    their phases, weighted by their band's signal-to-noise ratio and summed. Positive means 0,
+    as `_viterbi` expects.
+
+    The weights are maximum-ratio combining: the pilot's bins measure how much mark survives in
+    each band (downscaling and compression eat the high ones), the quadrature parts how much
+    noise there is, so a band the attack wiped out stops adding noise to every bit.
+    """
     values = np.fft.rfft2(folded)[scheme.rows, scheme.kx]
     shift = 2j * np.pi * (scheme.fy * geometry.offset_y + scheme.kx * geometry.offset_x) / TILE
-    aligned = (values * np.exp(shift - 1j * scheme.phase)).real
-    carries = scheme.owner >= 0
-    return np.bincount(scheme.owner[carries], weights=aligned[carries], minlength=CODED_BITS)
+    aligned = values * np.exp(shift - 1j * scheme.phase)
+    pilot = scheme.owner < 0
+    signal = np.bincount(scheme.band[pilot], aligned.real[pilot]) / np.bincount(scheme.band[pilot])
+    noise = np.bincount(scheme.band, aligned.imag**2) / np.bincount(scheme.band)
+    weights = np.maximum(signal, 0.0) / (noise + 1e-12)
+    carries = ~pilot
+    evidence = aligned.real[carries] * weights[scheme.band[carries]]
+    return np.bincount(scheme.owner[carries], weights=evidence, minlength=CODED_BITS)
 
 
 def _reading(wm_id: int, soft: np.ndarray, whitened: list[np.ndarray], geometry: _Geometry,

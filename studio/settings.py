@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from consent import Ledger, LedgerKey
 from provenance import (
@@ -22,6 +23,9 @@ from provenance import (
     development_signer,
     development_trust_anchor,
 )
+
+if TYPE_CHECKING:
+    from studio.pipeline import Studio
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,12 @@ class Settings:
             return certificate_signer(self.signing_chain, self.signing_key, trust_anchor=self.trust_anchor,
                                       tsa_url=self.tsa_url)
         return development_signer(self.keys_dir)
+
+    def open_studio(self) -> "Studio":
+        """Everything a render needs, from this configuration; close it (or use `with`) when done."""
+        from studio.pipeline import Studio  # the pipeline imports the engine and torch: only when rendering
+
+        return Studio(self.open_ledger(), self.open_registry(), self.signer())
 
     def known_trust_anchors(self) -> list[Path]:
         """The studio's own roots, where they exist: a verifier on the studio's machine trusts its own CA."""

@@ -1,0 +1,51 @@
+"""Everything that can go wrong in engine/, one small class each.
+
+Messages say what is wrong and what to do next, and never carry a file name: a file name can itself be
+personal data ("jane-doe-passport.jpg"). The file concerned, when there is one, is on `path`, for the
+caller (who chose it) to show if it wants to.
+"""
+
+from pathlib import Path
+
+
+class EngineError(Exception):
+    """Base class of every engine/ failure."""
+
+    def __init__(self, message: str, path: Path | str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class BadImage(EngineError):
+    """A source image can't be used: missing, empty, corrupt, not an image, or too large to decode safely."""
+
+
+class BadLandmarks(EngineError):
+    """Landmarks given by file or array are malformed: not JSON, wrong convention, not 68 numeric points."""
+
+
+class BadVideo(EngineError):
+    """A driving video or its landmark track can't be used: unreadable, no frames, or no face in any frame."""
+
+
+class BadMotion(EngineError):
+    """A motion can't be made as asked: unknown preset, or a length or frame rate that is not positive."""
+
+
+class NoFaceError(EngineError):
+    """No face was found in a source image."""
+
+
+class FaceTooSmall(EngineError):
+    """The face in a source image is too small to animate sharply."""
+
+
+class WeightsMissing(EngineError):
+    """face-alignment's weight files are not in the torch hub cache and could not be downloaded.
+
+    `missing` lists the files to place, each a full path in the cache folder.
+    """
+
+    def __init__(self, message: str, missing: list[Path]) -> None:
+        super().__init__(message, missing[0].parent if missing else None)
+        self.missing = missing

@@ -1,0 +1,335 @@
+"""Faces: the 68 iBUG landmarks of a face, detected by face-alignment or imported from a JSON file.
+
+Points are float32 arrays of shape (68, 2): pixel (x, y), origin top-left, in the iBUG order that
+face-alignment, dlib and 300-W share (jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, lips 48-67). Images
+are RGB uint8 arrays (H, W, 3), decoded the way consent/ hashes them (EXIF orientation applied), so the
+pixels animated are the pixels consented to.
+
+`Detector` runs face-alignment 1.5 (S3FD face detector + 2D-FAN-4 landmarks, the network Zakharov et al.
+used). It is built once and reused: loading two ~90 MB networks per image or frame would dominate a
+render. Its weights live in the torch hub cache, where face-alignment itself looks for them; offline they
+must already be there, and `WeightsMissing` says which file to put where. For paintings and sculptures,
+where detection is poor, landmarks are imported instead, in the format of the shared fixtures:
+
+    image: {"convention": "ibug68", "width": W, "height": H, "faces": [[[x, y] * 68], ...]}
+    video: {"convention": "ibug68", "fps": 25.0, "frames": [[[x, y] * 68] or null, ...]}
+"""
+
+import json
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import av
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from engine.errors import BadImage, BadLandmarks, BadVideo, FaceTooSmall, NoFaceError, WeightsMissing
+
+logger = logging.getLogger(__name__)
+
+NUM_POINTS = 68
+MAX_PIXELS = 64_000_000  # 8000x8000: larger images are refused before decoding (decompression bombs)
+MAX_JSON_BYTES = 64_000_000  # a landmark file is a few KB per frame; refuse anything absurd before parsing
+MIN_EYE_SPAN = 64.0  # px between the outer eye corners (36, 45); a smaller face is upscaled into a blur
+
+# Landmark groups, as iBUG indices.
+STABLE = (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)  # nose and eye corners: they move with the head,
+# hardly with expression, so they define the face's frame and its pose
+RIGHT_EYE = (36, 37, 38, 39, 40, 41)  # the subject's right eye, image left; outline in drawing order
+LEFT_EYE = (42, 43, 44, 45, 46, 47)
+LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))  # (upper, lower) eyelid points facing each other
+LIPS = ((61, 67), (62, 66), (63, 65))  # (upper, lower) inner-lip points facing each other
+OUTER_LIPS = ((50, 58), (51, 57), (52, 56))  # (upper, lower) outer-lip points above and below those
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """A face's own coordinate frame, so that motion can be measured and applied whatever the face's size,
+    position and roll in its image.
+
+    Origin: the centroid of the STABLE points. x: along the line from the outer corner of the right eye
+    (36) to that of the left (45); y: 90 degrees clockwise from x, so down the face. Unit (`scale`, in
+    px): the distance between those eye corners, or the nasion-to-chin distance / 1.3 when that is larger
+    (a face turned aside has narrow-looking eyes but keeps its height).
+    """
+
+    origin: np.ndarray  # (2,) px
+    angle: float  # radians, of the eye line against the image x axis
+    scale: float  # px per face unit
+
+    def to_face(self, points: np.ndarray) -> np.ndarray:
+        """Image px (..., 2) -> face units (..., 2)."""
+        return (points - self.origin) @ self._rotation() / self.scale
+
+    def to_image(self, points: np.ndarray) -> np.ndarray:
+        """Face units (..., 2) -> image px (..., 2)."""
+        return self.origin + self.scale * points @ self._rotation().T
+
+    def matrix(self) -> np.ndarray:
+        """The 2x3 affine of `to_image`, for composing with other transforms."""
+        return np.hstack([self.scale * self._rotation(), self.origin[:, None]])
+
+    def _rotation(self) -> np.ndarray:
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        return np.array([[c, -s], [s, c]])
+
+
+def face_frame(points: np.ndarray) -> FaceFrame:
+    """The FaceFrame of one face's (68, 2) landmarks."""
+    eyes = points[45] - points[36]
+    scale = max(float(np.hypot(*eyes)), float(np.hypot(*(points[8] - points[27]))) / 1.3)
+    return FaceFrame(points[list(STABLE)].mean(axis=0).astype(np.float64), math.atan2(eyes[1], eyes[0]), scale)
+
+
+def eye_span(points: np.ndarray) -> float:
+    """Distance in px between the outer eye corners (36, 45): the usual inter-ocular normalizer."""
+    return float(np.hypot(*(points[45] - points[36])))
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """One face's landmarks through a video: `points` is (T, 68, 2) float32 px, all NaN in frames without a face."""
+
+    fps: float
+    points: np.ndarray
+
+
+def load_image(source: Path | str | np.ndarray) -> np.ndarray:
+    """An RGB uint8 (H, W, 3) image from a file or an array; BadImage with a one-line reason otherwise."""
+    if isinstance(source, np.ndarray):
+        if source.dtype != np.uint8 or source.ndim != 3 or source.shape[2] != 3:
+            raise BadImage(f"an image array must be RGB uint8 (H, W, 3), got {source.dtype} {source.shape}")
+        if source.shape[0] * source.shape[1] > MAX_PIXELS:
+            raise BadImage(f"image too large: over {MAX_PIXELS:,} pixels")
+        return source
+    path = Path(source)
+    if not path.is_file():
+        raise BadImage("image not found", path)
+    if path.stat().st_size == 0:
+        raise BadImage("image is empty (0 bytes)", path)
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise BadImage(f"image too large: {img.width}x{img.height} is over {MAX_PIXELS:,} pixels", path)
+            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+    except UnidentifiedImageError:
+        raise BadImage("not an image Sitter can read", path) from None
+    except Image.DecompressionBombError:
+        raise BadImage(f"image too large: over {MAX_PIXELS:,} pixels", path) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise BadImage(f"image is corrupt or truncated ({err})", path) from None
+
+
+def load_landmarks(source: Path | str | np.ndarray, image_size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """Every face's (68, 2) landmarks from an image JSON file, or from an array of one face (68, 2) or
+    several (F, 68, 2).
+
+    `image_size` (width, height), when given, must match the JSON's: landmarks made for another version
+    of the image would put the mouth on the cheek.
+    """
+    if isinstance(source, np.ndarray):
+        faces = source[None] if source.ndim == 2 else source
+        return [_points(face, "landmark array") for face in faces]
+    path = Path(source)
+    data = _read_json(path)
+    if not isinstance(data.get("faces"), list):
+        raise BadLandmarks('landmarks file has no "faces" list (is it a video track?)', path)
+    if image_size is not None:
+        made_for = (data.get("width"), data.get("height"))
+        if made_for != tuple(image_size):
+            raise BadLandmarks(
+                f"landmarks were made for a {made_for[0]}x{made_for[1]} image, this image is "
+                f"{image_size[0]}x{image_size[1]}; make them again for this image", path)
+    return [_points(face, f"face {i}", path) for i, face in enumerate(data["faces"])]
+
+
+def read_track(path: Path | str) -> Track:
+    """A driving face's landmark track from a video JSON file (one entry per frame, null where no face)."""
+    path = Path(path)
+    data = _read_json(path)
+    frames, fps = data.get("frames"), data.get("fps")
+    if not isinstance(frames, list):
+        raise BadLandmarks('landmarks file has no "frames" list (is it an image\'s landmarks?)', path)
+    if not _number(fps) or fps <= 0:
+        raise BadLandmarks(f'"fps" must be a positive number, got {fps!r}', path)
+    missing = np.full((NUM_POINTS, 2), np.nan, np.float32)
+    points = [missing if face is None else _points(face, f"frame {i}", path) for i, face in enumerate(frames)]
+    return _track(float(fps), points, path)
+
+
+def choose_face(faces: list[np.ndarray], *, min_eye_span: float = MIN_EYE_SPAN,
+                path: Path | str | None = None) -> tuple[np.ndarray, str | None]:
+    """The largest face, and a note when there were others; NoFaceError or FaceTooSmall when none will do."""
+    if not faces:
+        raise NoFaceError("no face found in the image; give its 68 landmarks as a JSON file instead", path)
+    face = max(faces, key=_area)
+    span = eye_span(face)
+    if span < min_eye_span:
+        raise FaceTooSmall(
+            f"face too small: {span:.0f} px between the outer eye corners, at least {min_eye_span:.0f} needed "
+            "for a sharp result; use a larger image of the face", path)
+    note = f"{len(faces)} faces in the image; animating the largest" if len(faces) > 1 else None
+    return face, note
+
+
+class Detector:
+    """face-alignment's S3FD detector and 2D-FAN-4 landmark network, loaded once and reused for every image.
+
+    Making one is free: the networks load on the first `detect` (or an explicit `load`), so an engine can
+    hold a detector that a render with imported landmarks never loads. `device` defaults to CUDA when torch
+    sees a GPU, else the CPU. The networks are used as they are, never compiled (`compile=False`):
+    torch.compile would spend minutes on a CPU before the first image. Missing weights are looked for
+    before face-alignment is asked to load them, so that an offline machine gets `WeightsMissing`, naming
+    the files and the folder, instead of a download attempt; with `download`, they are fetched first.
+    """
+
+    def __init__(self, *, device: str | None = None, download: bool = True) -> None:
+        self.device = device
+        self.download = download
+        self._net = None
+
+    def load(self) -> "Detector":
+        """Load the networks now, if not yet loaded; WeightsMissing if their files are not to be had."""
+        if self._net is None:
+            import face_alignment  # ~1 s with numba and scikit-image: paid only when detection is needed
+            import torch
+
+            _ensure_weights(self.download)
+            self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            self._net = face_alignment.FaceAlignment(
+                face_alignment.LandmarksType.TWO_D, device=self.device, face_detector="sfd", compile=False)
+        return self
+
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        """Every face's (68, 2) landmarks in an RGB uint8 image, largest face first; [] when there is none."""
+        image = load_image(image)
+        self.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # face-alignment warns "No faces were detected"; [] says so
+            found = self._net.get_landmarks_from_image(image)
+        return sorted((np.asarray(face[:, :2], np.float32) for face in found or []), key=_area, reverse=True)
+
+
+def track_video(path: Path | str, detector: Detector) -> Track:
+    """The largest face's landmarks in every frame of a driving video; BadVideo if it can't be read (found
+    out before the detector is loaded)."""
+    path = Path(path)
+    missing = np.full((NUM_POINTS, 2), np.nan, np.float32)
+    points = []
+    with _open_video(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        if fps <= 0:
+            raise BadVideo("the driving video does not say its frame rate", path)
+        try:
+            for frame in container.decode(stream):
+                faces = detector.detect(frame.to_ndarray(format="rgb24"))
+                points.append(faces[0] if faces else missing)
+        except av.error.FFmpegError as err:
+            raise BadVideo(f"the driving video is corrupt or truncated ({err.strerror})", path) from None
+    if not points:
+        raise BadVideo("the driving video has no frames", path)
+    return _track(fps, points, path)
+
+
+# helpers
+
+
+def _area(points: np.ndarray) -> float:
+    width, height = points.max(axis=0) - points.min(axis=0)
+    return float(width * height)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _points(face: object, where: str, path: Path | None = None) -> np.ndarray:
+    """One face's points, checked: 68 [x, y] pairs of finite numbers."""
+    rows = face.tolist() if isinstance(face, np.ndarray) else face
+    if not isinstance(rows, list) or len(rows) != NUM_POINTS:
+        count = len(rows) if isinstance(rows, list) else type(rows).__name__
+        raise BadLandmarks(f"{where}: expected {NUM_POINTS} [x, y] points in iBUG order, got {count}", path)
+    for i, point in enumerate(rows):
+        if not (isinstance(point, list) and len(point) == 2 and all(_number(v) for v in point)):
+            raise BadLandmarks(f"{where}, point {i}: expected [x, y] with two finite numbers, got {point!r}", path)
+    return np.array(rows, np.float32)
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise BadLandmarks("landmarks file not found", path)
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise BadLandmarks(f"landmarks file too large: over {MAX_JSON_BYTES:,} bytes", path)
+    try:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BadLandmarks(f"landmarks file is not valid JSON ({err})", path) from None
+    if not isinstance(data, dict):
+        raise BadLandmarks("landmarks file must hold a JSON object", path)
+    if data.get("convention") != "ibug68":
+        raise BadLandmarks(f'landmarks must say "convention": "ibug68", got {data.get("convention")!r}', path)
+    return data
+
+
+def _track(fps: float, points: list[np.ndarray], path: Path) -> Track:
+    if not points:
+        raise BadVideo("the driving track has no frames", path)
+    track = np.stack(points)
+    if np.isnan(track).all():
+        raise BadVideo("no face in any frame of the driving video", path)
+    return Track(fps, track)
+
+
+def _open_video(path: Path) -> "av.container.InputContainer":
+    if not path.is_file():
+        raise BadVideo("driving video not found", path)
+    if path.stat().st_size == 0:
+        raise BadVideo("driving video is empty (0 bytes)", path)
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise BadVideo(f"the driving video is not a video Sitter can read ({reason})", path) from None
+    if not container.streams.video:
+        container.close()
+        raise BadVideo("the driving video has no video stream", path)
+    context = container.streams.video[0].codec_context
+    if context.width * context.height > MAX_PIXELS:
+        container.close()
+        raise BadVideo(f"driving video frames too large: {context.width}x{context.height}", path)
+    return container
+
+
+def _weight_files() -> dict[Path, str]:
+    """Where face-alignment looks for each of its weight files (the torch hub cache), and its download URL."""
+    import torch.hub
+    from face_alignment.api import models_urls
+    from face_alignment.detection.sfd.sfd_detector import models_urls as detector_urls
+
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    urls = (models_urls["2DFAN-4"], detector_urls["s3fd"])
+    return {folder / Path(urlparse(url).path).name: url for url in urls}
+
+
+def _ensure_weights(download: bool) -> None:
+    """Raise WeightsMissing, naming each file and where it goes, unless every weight file is in place."""
+    import torch.hub
+
+    missing = {path: url for path, url in _weight_files().items() if not path.is_file()}
+    for path, url in list(missing.items()) if download else ():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(url, str(path), progress=False)
+            del missing[path]
+        except OSError as err:  # URLError and HTTPError are OSErrors: no network, proxy, 404
+            logger.warning("could not download face-alignment weights: %s", err)
+    if missing:
+        places = "; ".join(f"{path.name} (from {url}) at {path}" for path, url in missing.items())
+        raise WeightsMissing(
+            f"face-alignment weights missing and not downloadable: place {places}. The folder is torch's hub "
+            "cache: set TORCH_HOME to use another one", list(missing))

@@ -1,0 +1,334 @@
+"""Motion: how a face moves over time, relative to its own neutral face, for any engine to apply to any face.
+
+A `Motion` is, per frame, a head pose (a similarity: scale, roll angle, translation) and an expression (an
+offset for each of the 68 landmarks), both in face units (see `FaceFrame`: origin between the eyes and the
+nose, x along the eye line, unit ~ the distance between the outer eye corners). Because everything is
+relative to the neutral face and normalized for its size and roll, a motion recorded on one face applies to
+another (the relative transfer of Zakharov et al. 2019, sec. 3.4 and of LivePortrait), and a motion made
+with no face at all (a preset) applies to every face. `Motion.landmarks(neutral)` turns a motion into target
+landmarks for a given face; the warp engine renders those, a neural engine would draw its landmark images
+from them, and a text-to-speech viseme track would make a Motion of mouth offsets.
+
+Two sources of motion:
+- a driving face's landmark track (`from_track`): every frame is expressed in the face frame of the first
+  (neutral) frame, smoothed against detector jitter with a One-Euro filter (Casiez et al. 2012), then split
+  into the pose (a Procrustes fit of the frame's stable points, nose and eye corners, to the neutral frame's)
+  and the expression (what the pose does not explain);
+- a preset (`preset`): the same split applied to a mean face that is turned in 3-D (nod, shake, idle drift)
+  and deformed (blink, smile, speech), seeded so that a render is reproducible.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import BadMotion
+from engine.faces import LIPS, NUM_POINTS, STABLE, FaceFrame, Track, face_frame
+
+PRESETS = ("idle", "blink", "nod", "shake", "smile", "speak", "talk")  # talk = idle + blink + speak
+
+
+@dataclass(frozen=True, eq=False)
+class Motion:
+    """Per-frame head pose and expression relative to a neutral face, in face units; `fps` frames a second.
+
+    pose[t] = (scale, angle, tx, ty): the similarity q -> scale * R(angle) q + (tx, ty) that takes the
+    (expression-displaced) neutral face to frame t, about the face frame's origin. Angle in radians,
+    clockwise on screen; (1, 0, 0, 0) is no head motion.
+    expression[t] = (68, 2): each landmark's offset from the neutral face, with the pose taken out.
+    Frame 0 of a motion is usually neutral (a driver's first frame is, by definition).
+    """
+
+    fps: float
+    pose: np.ndarray  # (T, 4) float64
+    expression: np.ndarray  # (T, 68, 2) float64
+
+    def __post_init__(self) -> None:
+        frames = len(self.pose)
+        assert self.fps > 0, f"fps must be positive, got {self.fps}"
+        assert frames > 0 and self.pose.shape == (frames, 4), f"pose must be (T, 4), got {self.pose.shape}"
+        assert self.expression.shape == (frames, NUM_POINTS, 2), \
+            f"expression must be ({frames}, {NUM_POINTS}, 2), got {self.expression.shape}"
+
+    @property
+    def frames(self) -> int:
+        return len(self.pose)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+    def pose_matrices(self, frame: FaceFrame) -> np.ndarray:
+        """(T, 2, 3) affines, in image px, that move what is rigidly attached to the head (forehead, hair)
+        from the neutral face described by `frame` to each frame's pose."""
+        to_image = np.vstack([frame.matrix(), [0.0, 0.0, 1.0]])
+        scale, angle, tx, ty = self.pose.T
+        cos, sin = scale * np.cos(angle), scale * np.sin(angle)
+        pose = np.zeros((self.frames, 3, 3))
+        pose[:, 0] = np.stack([cos, -sin, tx], axis=1)
+        pose[:, 1] = np.stack([sin, cos, ty], axis=1)
+        pose[:, 2, 2] = 1.0
+        return (to_image @ pose @ np.linalg.inv(to_image))[:, :2]
+
+    def landmarks(self, neutral: np.ndarray) -> np.ndarray:
+        """(T, 68, 2) target landmarks in image px: this motion applied to a face whose neutral landmarks
+        are `neutral` (68, 2), with the expression scaled to that face's size.
+
+        Eyelids and lips may close but never cross, whatever the motion asks: an upper lid stops 0.6 px
+        above the line of its lower lid, and the inner lips 0.6 px short of each other.
+        """
+        frame = face_frame(neutral)
+        shape = frame.to_face(neutral.astype(np.float64)) + self.expression
+        _stop_closing(shape, 0.6 / frame.scale)
+        scale, angle, tx, ty = self.pose.T
+        rotation = (scale * np.exp(1j * angle))[:, None]
+        moved = rotation * (shape[..., 0] + 1j * shape[..., 1]) + (tx + 1j * ty)[:, None]
+        return frame.to_image(np.stack([moved.real, moved.imag], axis=-1))
+
+
+def from_track(track: Track, *, min_cutoff: float = 1.0, beta: float = 5.0) -> Motion:
+    """The motion of a driving face, relative to its first frame with a face.
+
+    Frames without a face hold the nearest earlier one (the neutral one before any). `min_cutoff` (Hz)
+    and `beta` are the One-Euro filter's: a still face is smoothed below `min_cutoff`, and the cutoff
+    rises with speed (in face units a second, times `beta`) so that fast speech keeps its peaks. On the
+    shared driving fixtures the defaults halve the jitter of a still face and keep ~93% of the mouth's
+    widest openings (a plain 1.5 Hz low-pass would keep 75%).
+    """
+    points = _fill_gaps(track.points.astype(np.float64))
+    shapes = face_frame(points[0]).to_face(points)
+    # the whole track is at hand, so it is filtered forwards then backwards: no lag, and the neutral
+    # first frame is smoothed as much as the rest (its noise would otherwise be in every frame's expression)
+    shapes = _one_euro(_one_euro(shapes, track.fps, min_cutoff, beta)[::-1], track.fps, min_cutoff, beta)[::-1]
+    pose, expression = _decompose(shapes, shapes[0])
+    return Motion(track.fps, pose, expression)
+
+
+def preset(name: str, *, seconds: float = 4.0, fps: float = 25.0, seed: int = 0) -> Motion:
+    """A synthetic motion: idle (breathing, drift), blink, nod, shake, smile, speak (mouth opening on a
+    syllable rhythm), or talk (idle + blink + speak). The same `seed` gives the same motion."""
+    if name not in PRESETS:
+        raise BadMotion(f"unknown motion preset {name!r}; choose one of {', '.join(PRESETS)}")
+    if not (seconds > 0 and fps > 0):
+        raise BadMotion(f"a motion needs a positive length and frame rate, got {seconds} s at {fps} fps")
+    t = np.arange(max(1, round(seconds * fps))) / fps
+    rng = np.random.default_rng(seed)
+    parts = ("idle", "blink", "speak") if name == "talk" else (name,)
+    angles, offsets = np.zeros((len(t), 3)), np.zeros((len(t), NUM_POINTS, 2))
+    for part in parts:
+        part_angles, part_offsets = _PARTS[part](t, rng)
+        angles += part_angles
+        offsets += part_offsets
+    mean = np.array(_MEAN_FACE)
+    pose, expression = _decompose(_turn(mean + offsets, angles), mean)
+    return Motion(fps, pose, expression)
+
+
+# helpers
+
+# Mean neutral face in face units: the shared fixtures' portraits and first video frames, normalized,
+# averaged and made left-right symmetric.
+_MEAN_FACE = (
+    (-0.765, -0.249), (-0.755, -0.094), (-0.74, 0.067), (-0.711, 0.238), (-0.661, 0.418), (-0.592, 0.564),
+    (-0.513, 0.674), (-0.328, 0.838), (0.0, 0.954), (0.328, 0.838), (0.513, 0.674), (0.592, 0.564),
+    (0.661, 0.418), (0.711, 0.238), (0.74, 0.067), (0.755, -0.094), (0.765, -0.249), (-0.629, -0.445),
+    (-0.563, -0.504), (-0.459, -0.534), (-0.322, -0.523), (-0.163, -0.498), (0.163, -0.498), (0.322, -0.523),
+    (0.459, -0.534), (0.563, -0.504), (0.629, -0.445), (0.0, -0.299), (0.0, -0.12), (0.0, 0.041), (0.0, 0.14),
+    (-0.145, 0.224), (-0.086, 0.261), (0.0, 0.268), (0.086, 0.261), (0.145, 0.224), (-0.494, -0.265),
+    (-0.425, -0.308), (-0.309, -0.314), (-0.19, -0.235), (-0.293, -0.217), (-0.405, -0.217), (0.19, -0.235),
+    (0.309, -0.314), (0.425, -0.308), (0.494, -0.265), (0.405, -0.217), (0.293, -0.217), (-0.278, 0.468),
+    (-0.162, 0.416), (-0.083, 0.397), (0.0, 0.412), (0.083, 0.397), (0.162, 0.416), (0.278, 0.468),
+    (0.156, 0.576), (0.084, 0.602), (0.0, 0.609), (-0.084, 0.602), (-0.156, 0.576), (-0.253, 0.47),
+    (-0.068, 0.475), (0.0, 0.48), (0.068, 0.475), (0.253, 0.47), (0.068, 0.499), (0.0, 0.503), (-0.068, 0.499),
+)
+# How far each landmark stands out towards the camera from the eye corners, in face units (a rough head
+# model): what makes the nose tip move more than the cheeks when the head turns.
+_DEPTH = (
+    -0.55, -0.5, -0.42, -0.3, -0.15, 0.0, 0.12, 0.2, 0.22, 0.2, 0.12, 0.0, -0.15, -0.3, -0.42, -0.5, -0.55,  # jaw
+    -0.05, 0.08, 0.14, 0.17, 0.18, 0.18, 0.17, 0.14, 0.08, -0.05,  # brows
+    0.15, 0.25, 0.35, 0.45, 0.22, 0.28, 0.32, 0.28, 0.22,  # nose
+    0.0, 0.06, 0.06, 0.04, 0.05, 0.05, 0.04, 0.06, 0.06, 0.0, 0.05, 0.05,  # eyes
+    0.15, 0.25, 0.3, 0.32, 0.3, 0.25, 0.15, 0.24, 0.28, 0.3, 0.28, 0.24,  # outer lips
+    0.16, 0.25, 0.27, 0.25, 0.16, 0.24, 0.26, 0.24,  # inner lips
+)
+_PIVOT = (0.0, 0.3, -0.9)  # the head turns about the neck, behind the face, in face units
+_DEG = math.pi / 180
+
+
+def _stop_closing(shape: np.ndarray, gap: float) -> None:
+    """In place, in face units (y down): upper lids stay above the line of their lower lid (corner to
+    corner), inner lips do not cross."""
+    for upper, lower in ((37, 38), (36, 41, 40, 39)), ((43, 44), (42, 47, 46, 45)):
+        lid = shape[:, lower]
+        for point in upper:
+            floor = _polyline(lid[..., 0], lid[..., 1], shape[:, point, 0])
+            shape[:, point, 1] = np.minimum(shape[:, point, 1], floor - gap)
+    for upper, lower in LIPS:
+        middle = (shape[:, upper, 1] + shape[:, lower, 1]) / 2
+        crossed = shape[:, lower, 1] - shape[:, upper, 1] < gap
+        shape[:, upper, 1] = np.where(crossed, middle - gap / 2, shape[:, upper, 1])
+        shape[:, lower, 1] = np.where(crossed, middle + gap / 2, shape[:, lower, 1])
+
+
+def _polyline(xs: np.ndarray, ys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(T,) the height at x (T,) of the polylines through (xs, ys) (T, K) in increasing x; flat beyond the ends."""
+    y = np.where(x <= xs[:, 0], ys[:, 0], ys[:, -1])
+    for k in range(xs.shape[1] - 1):
+        start, end = xs[:, k], xs[:, k + 1]
+        along = (x - start) / np.where(end > start, end - start, 1.0)
+        inside = (x >= start) & (x <= end)
+        y = np.where(inside, ys[:, k] + along * (ys[:, k + 1] - ys[:, k]), y)
+    return y
+
+
+def _decompose(shapes: np.ndarray, neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split (T, 68, 2) face-unit shapes into pose (T, 4) and expression (T, 68, 2) relative to `neutral`.
+
+    The pose is the least-squares similarity (Umeyama 1991; in 2-D a complex ratio) from the neutral
+    stable points to each frame's; the expression is each frame undone by its pose, minus the neutral.
+    """
+    stable = list(STABLE)
+    z = shapes[..., 0] + 1j * shapes[..., 1]  # (T, 68)
+    z0 = neutral[:, 0] + 1j * neutral[:, 1]  # (68,)
+    src = z0[stable] - z0[stable].mean()
+    dst = z[:, stable] - z[:, stable].mean(axis=1, keepdims=True)
+    ratio = (dst * np.conj(src)).sum(axis=1) / (np.abs(src) ** 2).sum()  # scale * e^(i angle), (T,)
+    shift = z[:, stable].mean(axis=1) - ratio * z0[stable].mean()
+    undone = (z - shift[:, None]) / ratio[:, None]
+    pose = np.stack([np.abs(ratio), np.angle(ratio), shift.real, shift.imag], axis=1)
+    expression = np.stack([undone.real, undone.imag], axis=-1) - neutral
+    return pose, expression
+
+
+def _fill_gaps(points: np.ndarray) -> np.ndarray:
+    """Frames without a face (NaN) take the nearest earlier face, or the first face for leading gaps."""
+    found = ~np.isnan(points).any(axis=(1, 2))
+    source = np.maximum.accumulate(np.where(found, np.arange(len(points)), -1))
+    return points[np.where(source < 0, np.argmax(found), source)]
+
+
+def _one_euro(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float = 1.0) -> np.ndarray:
+    """One-Euro filter (Casiez et al. 2012) along axis 0: little lag when moving, little jitter when still."""
+
+    def alpha(cutoff: np.ndarray | float) -> np.ndarray | float:
+        return 1.0 / (1.0 + fps / (2 * math.pi * cutoff))
+
+    out = np.empty_like(x)
+    out[0] = x[0]
+    speed = np.zeros_like(x[0])
+    for i in range(1, len(x)):
+        speed = speed + alpha(d_cutoff) * ((x[i] - out[i - 1]) * fps - speed)
+        out[i] = out[i - 1] + alpha(min_cutoff + beta * np.abs(speed)) * (x[i] - out[i - 1])
+    return out
+
+
+def _turn(shapes: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """(T, 68, 2) shapes seen after turning the head by (yaw, pitch, roll) radians (T, 3) about the neck."""
+    depth = np.broadcast_to(np.array(_DEPTH), shapes.shape[:2])
+    pivot = np.array(_PIVOT)
+    points = np.concatenate([shapes, depth[..., None]], axis=-1) - pivot  # (T, 68, 3)
+    yaw, pitch, roll = (angles[:, i, None] for i in range(3))
+    x, y, z = points[..., 0], points[..., 1], points[..., 2]
+    x, z = x * np.cos(yaw) + z * np.sin(yaw), z * np.cos(yaw) - x * np.sin(yaw)
+    y, z = y * np.cos(pitch) - z * np.sin(pitch), z * np.cos(pitch) + y * np.sin(pitch)
+    x, y = x * np.cos(roll) - y * np.sin(roll), x * np.sin(roll) + y * np.cos(roll)
+    return np.stack([x, y], axis=-1) + pivot[:2]
+
+
+def _ease(t: np.ndarray, start: float, length: float) -> np.ndarray:
+    """0 before `start`, 1 after `start + length`, smoothstep between."""
+    u = np.clip((t - start) / length, 0.0, 1.0)
+    return u * u * (3 - 2 * u)
+
+
+def _fade(t: np.ndarray) -> np.ndarray:
+    """1 except in the first and last 0.3 s, so a preset starts (and ends) on the neutral face."""
+    end = t[-1] + (t[1] - t[0] if len(t) > 1 else 0.0)
+    return _ease(t, 0.0, 0.3) * (1 - _ease(t, end - 0.3, 0.3))
+
+
+def _drift(t: np.ndarray, rng: np.random.Generator, amplitude: float) -> np.ndarray:
+    """Slow, smooth random wandering: three sines of random frequency (0.1-0.5 Hz) and phase."""
+    frequencies, phases = rng.uniform(0.1, 0.5, 3), rng.uniform(0, 2 * math.pi, 3)
+    return amplitude / 3 * np.sin(2 * math.pi * frequencies * t[:, None] + phases).sum(axis=1)
+
+
+def _offsets(t: np.ndarray, amount: np.ndarray, moves: dict[int, tuple[float, float]]) -> np.ndarray:
+    """(T, 68, 2) offsets: landmark i moves by `moves[i]` (face units) times `amount` (T,)."""
+    offsets = np.zeros((len(t), NUM_POINTS, 2))
+    for index, move in moves.items():
+        offsets[:, index] = amount[:, None] * move
+    return offsets
+
+
+def _idle(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Breathing (a slow rise and fall, ~4 s a breath) and a faint wandering of the head."""
+    angles = np.stack([_drift(t, rng, 2.0 * _DEG), _drift(t, rng, 1.5 * _DEG), _drift(t, rng, 1.0 * _DEG)], axis=1)
+    breath = 0.012 * np.sin(2 * math.pi * t / rng.uniform(3.5, 4.5) + rng.uniform(0, 2 * math.pi))
+    offsets = np.zeros((len(t), NUM_POINTS, 2))
+    offsets[..., 1] = breath[:, None]
+    return angles * _fade(t)[:, None], offsets * _fade(t)[:, None, None]
+
+
+def _blink(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Blinks every 2-4.5 s, the first within the first second: lids shut in 70 ms and reopen in 150 ms."""
+    closed = np.zeros(len(t))
+    start = rng.uniform(0.4, 0.9)
+    while start < t[-1]:
+        shut = _ease(t, start, 0.07) * (1 - _ease(t, start + 0.1, 0.15))
+        closed = np.maximum(closed, shut)
+        start += rng.uniform(2.0, 4.5)
+    # upper lids travel further than any eye is open: the lower lids stop them (see _stop_closing)
+    moves = {37: (0, 0.2), 38: (0, 0.2), 43: (0, 0.2), 44: (0, 0.2), 40: (0, -0.01), 41: (0, -0.01),
+             46: (0, -0.01), 47: (0, -0.01), 19: (0, 0.015), 24: (0, 0.015)}
+    return np.zeros((len(t), 3)), _offsets(t, closed, moves)
+
+
+def _nod(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Nodding yes: the head dips 7 degrees and comes back, once a second."""
+    pitch = -7 * _DEG * (1 - np.cos(2 * math.pi * t)) / 2 * _fade(t)
+    return np.stack([np.zeros_like(t), pitch, np.zeros_like(t)], axis=1), np.zeros((len(t), NUM_POINTS, 2))
+
+
+def _shake(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Shaking no: the head turns 8 degrees either way, 1.2 times a second."""
+    yaw = 8 * _DEG * np.sin(2 * math.pi * 1.2 * t) * _fade(t)
+    return np.stack([yaw, np.zeros_like(t), np.zeros_like(t)], axis=1), np.zeros((len(t), NUM_POINTS, 2))
+
+
+def _smile(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A smile that grows over 0.6 s, holds, and fades before the end: corners out and up, lips parted a
+    little (showing the upper teeth), lower lids and cheeks raised."""
+    end = t[-1]
+    amount = _ease(t, 0.2, 0.6) * (1 - _ease(t, end - 0.8, 0.6)) if end > 1.6 else _ease(t, 0.0, max(end, 1e-3))
+    moves = {48: (-0.09, -0.07), 54: (0.09, -0.07), 60: (-0.08, -0.06), 64: (0.08, -0.06),
+             49: (-0.05, -0.04), 53: (0.05, -0.04), 50: (-0.02, -0.02), 52: (0.02, -0.02), 51: (0, -0.015),
+             59: (-0.06, -0.03), 55: (0.06, -0.03), 58: (-0.03, 0.0), 56: (0.03, 0.0), 57: (0, 0.01),
+             61: (-0.03, -0.025), 62: (0, -0.02), 63: (0.03, -0.025), 67: (-0.03, 0.03), 66: (0, 0.04),
+             65: (0.03, 0.03), 40: (0, -0.015), 41: (0, -0.015), 46: (0, -0.015), 47: (0, -0.015),
+             3: (-0.01, -0.02), 13: (0.01, -0.02), 31: (-0.01, -0.01), 35: (0.01, -0.01)}
+    return np.zeros((len(t), 3)), _offsets(t, amount, moves)
+
+
+def _speak(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Speech-like mouth motion: phrases of 4-8 syllables (each 140-280 ms, opening the jaw by a random
+    amount, up to 0.2 face units) separated by 0.25-0.6 s pauses; the mouth narrows a little as it opens."""
+    jaw = np.zeros(len(t))
+    start = rng.uniform(0.1, 0.3)
+    while start < t[-1]:
+        for _ in range(rng.integers(4, 9)):
+            length, depth = rng.uniform(0.14, 0.28), rng.uniform(0.3, 1.0)
+            inside = (t >= start) & (t < start + length)
+            jaw[inside] = np.maximum(jaw[inside], depth * np.sin(math.pi * (t[inside] - start) / length) ** 2)
+            start += length
+        start += rng.uniform(0.25, 0.6)
+    moves = {65: (0, 0.19), 66: (0, 0.2), 67: (0, 0.19), 55: (0, 0.16), 56: (0, 0.175), 57: (0, 0.18),
+             58: (0, 0.175), 59: (0, 0.16), 61: (0, -0.015), 62: (0, -0.02), 63: (0, -0.015),
+             48: (0.02, 0.06), 54: (-0.02, 0.06), 60: (0.025, 0.065), 64: (-0.025, 0.065),
+             4: (0, 0.04), 5: (0, 0.08), 6: (0, 0.12), 7: (0, 0.15), 8: (0, 0.16), 9: (0, 0.15), 10: (0, 0.12),
+             11: (0, 0.08), 12: (0, 0.04)}
+    return np.zeros((len(t), 3)), _offsets(t, jaw, moves)
+
+
+_PARTS = {"idle": _idle, "blink": _blink, "nod": _nod, "shake": _shake, "smile": _smile, "speak": _speak}

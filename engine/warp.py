@@ -1,0 +1,529 @@
+"""The warp engine, Sitter's default: a landmark-driven piecewise-affine warp of one source image, on a CPU,
+with no weights.
+
+`prepare` does everything that depends only on the source (once per identity): find the face, crop a square
+around it and resize it to the output size, lay a mesh over it and build the mouth-fill texture. The mesh's
+vertices are the 68 landmarks, forehead and hair points that follow the head's pose, a fixed ring of anchors
+around the head, and the crop's corners and edge midpoints. It is a Delaunay triangulation, computed with the
+mouth and eyes held open so that their insides are triangles of their own. Triangles whose corners are all
+fixed never move, so everything outside the anchor ring (background, shoulders, clothes) stays as it was,
+to the pixel.
+
+`render` does, per frame, only: one affine per triangle (all frames' at once, before the loop), a triangle
+index image (one `cv2.fillConvexPoly` per moving triangle), one dense backward map from that index through
+per-triangle coefficient tables (`cv2.LUT`), and one `cv2.remap`. The eyes and the mouth are drawn over
+the mesh with maps of their own:
+- an eye that closes keeps its eyeball where it was and lets the lids slide over it (the eye's inside maps
+  with the eye corners only), rather than squashing the iris;
+- a mouth that opens wider than in the source shows a texture of the inside of a mouth (dark, with a band
+  of upper teeth for wide openings) rather than stretched lips; the texture sits below the face crop in
+  the same source image, so it costs no second remap.
+
+Measured on one core: see bench/bench_warp.py and the "Warp engine" section of bench/RESULTS.md.
+"""
+
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.spatial import Delaunay
+
+from engine.errors import BadImage, BadLandmarks
+from engine.faces import (
+    LEFT_EYE,
+    LIDS,
+    LIPS,
+    MIN_EYE_SPAN,
+    NUM_POINTS,
+    OUTER_LIPS,
+    RIGHT_EYE,
+    Detector,
+    FaceFrame,
+    choose_face,
+    face_frame,
+    load_image,
+    load_landmarks,
+)
+from engine.motion import Motion
+
+logger = logging.getLogger(__name__)
+
+# Mesh layout around the face, in face units of the source face (see FaceFrame: ~ eye corner to eye corner).
+CROP_CENTER, CROP_HALF = (0.0, 0.2), 2.3  # the square cut from the source: the head with room around it
+RING_CENTER, RING_RADII, RING_POINTS = (0.0, 0.2), (1.9, 2.1), 20  # fixed anchors: nothing outside moves
+ARC_CENTER, ARC_RADII, ARC_POINTS = (0.0, -0.2), (1.1, 1.25), 9  # hair, temple to temple over the top: follows the head
+FOREHEAD_BROWS, FOREHEAD_RISE = (17, 19, 21, 22, 24, 26), 0.35  # forehead points: this far above these brow points
+# How far the head may move before the hair would cross the anchor ring; a motion asking more is held there.
+REACH_SCALE, REACH_ANGLE, REACH_SHIFT = 0.1, 10 * math.pi / 180, 0.25  # scale 0.9-1.1, +-10 degrees, face units
+MIN_GAP = 0.5  # px: Delaunay needs distinct points, and a closed mouth's inner lips coincide
+MOUTH_FILL_FROM = 1.0  # px: the mouth is filled once it opens this much wider than in the source
+TEXTURE_WIDTH = 1.2  # face units: the mouth texture's width (a mouth is ~0.5 wide, so ~2 texels per px)
+SHIFT = 4  # fractional bits of the vertex coordinates given to cv2's polygon fillers
+
+
+@dataclass(frozen=True)
+class WarpConfig:
+    """How the warp engine renders. Both defaults suit a talking head for the web."""
+
+    size: int = 512  # output frames are size x size px; even, because H.264 in yuv420p needs even sizes
+    min_eye_span: float = MIN_EYE_SPAN  # px in the source; lower it to accept a small face that will be blurry
+
+    def __post_init__(self) -> None:
+        if self.size % 2 or not 128 <= self.size <= 4096:
+            raise ValueError(f"size must be even and between 128 and 4096, got {self.size}")
+
+
+@dataclass(frozen=True, eq=False)
+class Identity:
+    """Everything `render` needs about one face, computed once by `prepare`. Coordinates are output px."""
+
+    image: np.ndarray  # (size + texture rows, size, 3) uint8: the face crop, then the mouth texture below it
+    size: int
+    rest: np.ndarray  # (P, 2) mesh vertices at rest: 68 landmarks, head points, then fixed anchors
+    head: slice  # the vertices of `rest` that follow the head's pose
+    triangles: np.ndarray  # (N, 3) vertex indices of the triangles that can move (a vertex not fixed)
+    orientation: np.ndarray  # (N,) +1 or -1, each triangle's winding with the mouth open; a flip changes it
+    ring: np.ndarray  # (R, 2) the fixed anchor ring: outside it, frames equal the crop
+    roi: tuple[int, int, int, int]  # x0, y0, x1, y1: the box that holds every moving triangle
+    texture: tuple[int, int, int]  # top row, width and height of the mouth texture in `image`
+    eye_opening: np.ndarray  # (2,) mean lid gap of the right and left eye, px
+    mouth_opening: float  # mean inner-lip gap, px
+    crop: tuple[int, int, int]  # x, y, side of the square taken from the source image, in source px
+    notes: tuple[str, ...]  # what the caller should tell the user (several faces, padded image, ...)
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        """(68, 2) the source face's landmarks in the output frame."""
+        return self.rest[:NUM_POINTS]
+
+
+class WarpEngine:
+    """Landmark-driven piecewise-affine warp: `prepare(sources) -> Identity`, `render(identity, motion)`.
+
+    Example:
+
+        engine = WarpEngine(WarpConfig(size=512))
+        identity = engine.prepare(["portrait.jpg"], ["portrait.landmarks.json"])
+        frames = list(engine.render(identity, preset("talk", seconds=4)))
+
+    Without landmarks, faces are detected by `detector` (face-alignment), which loads its networks on its
+    first image and keeps them for every later one; pass one to share it between engines, and use it for
+    driving videos too (`track_video(path, engine.detector)`).
+    """
+
+    def __init__(self, config: WarpConfig | None = None, *, detector: Detector | None = None) -> None:
+        self.config = config or WarpConfig()
+        self.detector = detector or Detector()
+
+    def prepare(self, sources: Sequence[Path | str | np.ndarray],
+                landmarks: Sequence[Path | str | np.ndarray | None] | None = None) -> Identity:
+        """Find, crop and mesh the face of the first source image (the warp animates one image).
+
+        `landmarks`, one entry per source, each a JSON file, a (68, 2) array or None, skip detection.
+        Raises BadImage, BadLandmarks, NoFaceError, FaceTooSmall, WeightsMissing.
+        """
+        if not sources:
+            raise BadImage("no source image given")
+        if landmarks is not None and len(landmarks) != len(sources):
+            raise BadLandmarks(f"give one landmarks entry per source image ({len(sources)}), or None to detect")
+        source, given = sources[0], None if landmarks is None else landmarks[0]
+        path = None if isinstance(source, np.ndarray) else source
+        image = load_image(source)
+        if given is None:
+            faces = self.detector.detect(image)
+        else:
+            faces = load_landmarks(given, (image.shape[1], image.shape[0]))
+        face, note = choose_face(faces, min_eye_span=self.config.min_eye_span, path=path)
+        notes = [note] if note else []
+        if len(sources) > 1:
+            notes.append(f"the warp engine animates the first source image only; {len(sources) - 1} more not used")
+        crop, points, box, padded = _crop(image, face, self.config.size)
+        if padded:
+            notes.append("the face is close to the image's edge; the edge was extended to frame it")
+        for line in notes:
+            logger.warning(line)
+        return _identity(crop, points, box, tuple(notes))
+
+    def render(self, identity: Identity, motion: Motion) -> Iterator[np.ndarray]:
+        """Yield `motion.frames` RGB uint8 frames (size, size, 3): the identity's face moving as `motion` says."""
+        for map_x, map_y in frame_maps(identity, motion):
+            yield cv2.remap(identity.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def frame_maps(identity: Identity, motion: Motion) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per frame, the dense backward map (map_x, map_y), each (size, size) float32: output pixel (x, y)
+    samples `identity.image` at (map_x[y, x], map_y[y, x]). What `render` remaps with; the bench and tests
+    inspect it. The same two arrays are refilled every frame: copy them to keep one."""
+    plan = _plan(identity, motion)
+    x0, y0, x1, y1 = identity.roi
+    grid_x, grid_y = np.meshgrid(np.arange(identity.size, dtype=np.float32), np.arange(identity.size, dtype=np.float32))
+    map_x, map_y = grid_x.copy(), grid_y.copy()  # identity outside the roi, for good
+    xs, ys = grid_x[y0:y1, x0:x1], grid_y[y0:y1, x0:x1]
+    out_x, out_y = map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1]
+    index = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    eyes, mouth = len(identity.triangles) + 1, len(identity.triangles) + 3
+    for t in range(motion.frames):
+        index.fill(0)
+        corners = plan.corners[t]
+        for i in np.flatnonzero(plan.painted[t]):
+            cv2.fillConvexPoly(index, corners[i], int(i) + 1, cv2.LINE_8, SHIFT)
+        for eye in np.flatnonzero(plan.eye_window[t]):
+            cv2.fillPoly(index, [plan.eyes[t, eye]], eyes + int(eye), cv2.LINE_8, SHIFT)
+        if plan.mouth_fill[t]:
+            cv2.fillPoly(index, [plan.mouth[t]], mouth, cv2.LINE_8, SHIFT)
+        lut = plan.luts[t]
+        np.multiply(cv2.LUT(index, lut[0]), xs, out=out_x)
+        out_x += cv2.LUT(index, lut[1]) * ys
+        out_x += cv2.LUT(index, lut[2])
+        np.multiply(cv2.LUT(index, lut[3]), xs, out=out_y)
+        out_y += cv2.LUT(index, lut[4]) * ys
+        out_y += cv2.LUT(index, lut[5])
+        yield map_x, map_y
+
+
+def targets(identity: Identity, motion: Motion) -> np.ndarray:
+    """(T, P, 2) where every mesh vertex goes in each frame, output px: the 68 landmarks first, then the head
+    points, then the fixed anchors.
+
+    This is `motion` as far as a 2-D warp can follow it: the head's pose is eased into the reach of the
+    anchor ring, and a frame whose expression would turn a triangle over (a driver's face shaped unlike this
+    one, a head turned far aside) has its expression scaled down just enough, smoothly over time, that the
+    mesh does not fold. Presets never need either.
+    """
+    motion = _within_reach(motion)
+    scales = np.linspace(1.0, 0.0, 6)
+    folds = np.stack([_folds(identity, _vertices(identity, replace(motion, expression=motion.expression * scale)))
+                      for scale in scales])  # (S, T)
+    largest = np.where((folds == 0).any(axis=0), scales[np.argmax(folds == 0, axis=0)], 0.0)
+    # a moving minimum then a moving mean of the same width stays at or below `largest` in every frame
+    eased = uniform_filter1d(minimum_filter1d(largest, 7, mode="nearest"), 7, mode="nearest")
+    return _vertices(identity, replace(motion, expression=motion.expression * eased[:, None, None]))
+
+
+def flips(identity: Identity, motion: Motion) -> np.ndarray:
+    """(T,) how many triangles each frame turns over (a fold in the warp, where the image would mirror);
+    0 is right. Triangles squeezed under 1 px^2, like a shut mouth's inside, count as neither way."""
+    return _folds(identity, targets(identity, motion))
+
+
+def locate(map_x: np.ndarray, map_y: np.ndarray, points: np.ndarray, near: np.ndarray, radius: int = 6) -> np.ndarray:
+    """(K, 2) the output px where a frame's map samples each of `points` (K, 2, source px): the map inverted
+    by a search within `radius` px of `near` (K, 2), refined to a fraction of a pixel with the map's local
+    slope. How the bench and the tests check where the source's landmarks really land in a rendered frame."""
+    size, width = map_x.shape[0], 2 * radius + 1
+    centre = np.clip(np.round(near).astype(int), radius, size - radius - 2)
+    steps = np.arange(-radius, radius + 1)
+    ys, xs = centre[:, 1, None, None] + steps[None, :, None], centre[:, 0, None, None] + steps[None, None, :]
+    miss = (map_x[ys, xs] - points[:, 0, None, None]) ** 2 + (map_y[ys, xs] - points[:, 1, None, None]) ** 2
+    row, col = np.divmod(miss.reshape(len(points), -1).argmin(axis=1), width)
+    x, y = centre[:, 0] - radius + col, centre[:, 1] - radius + row
+    sampled = np.stack([map_x[y, x], map_y[y, x]], axis=1)
+    slope = np.stack([np.stack([map_x[y, x + 1], map_y[y, x + 1]], 1) - sampled,
+                      np.stack([map_x[y + 1, x], map_y[y + 1, x]], 1) - sampled], axis=2)  # (K, 2, 2)
+    step = np.linalg.solve(slope + 1e-9 * np.eye(2), (points - sampled)[..., None])[..., 0]
+    return np.stack([x, y], axis=1) + np.clip(step, -1.0, 1.0)
+
+
+# helpers
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Per-frame inputs of the rasterizer, computed for all frames at once before the frame loop."""
+
+    luts: np.ndarray  # (T, 6, 256) float32: per index, the affine (a, b, c, d, e, f) of x' = ax+by+c, y' = dx+ey+f
+    corners: np.ndarray  # (T, N, 3, 2) int32: triangle corners, roi px with SHIFT fractional bits
+    painted: np.ndarray  # (T, N) bool: triangles big enough to draw
+    eyes: np.ndarray  # (T, 2, 6, 2) int32: eye outlines, like corners
+    eye_window: np.ndarray  # (T, 2) bool: eye no wider open than at rest: its inside maps by its corners only
+    mouth: np.ndarray  # (T, 32, 2) int32: mouth opening outline, like corners
+    mouth_fill: np.ndarray  # (T,) bool: mouth open wider than at rest: its inside shows the texture
+
+
+def _plan(identity: Identity, motion: Motion) -> _Plan:
+    frames, count = motion.frames, len(identity.triangles)
+    moved = targets(identity, motion)
+    landmarks = moved[:, :NUM_POINTS]
+    triangles = moved[:, identity.triangles]  # (T, N, 3, 2)
+    luts = np.zeros((frames, 6, 256), np.float32)
+    luts[:, 0], luts[:, 4] = 1.0, 1.0  # index 0 and unused ones: the identity map
+    affines = _affines(triangles, identity.rest[identity.triangles])  # (T, N, 2, 3)
+    luts[:, :, 1:count + 1] = affines.reshape(frames, count, 6).transpose(0, 2, 1)
+    eye_window = np.zeros((frames, 2), bool)
+    for eye, outline in enumerate((RIGHT_EYE, LEFT_EYE)):
+        corners = [outline[0], outline[3]]
+        luts[:, :, count + 1 + eye] = _similarity(landmarks[:, corners], identity.landmarks[corners]).reshape(frames, 6)
+        eye_window[:, eye] = _opening(landmarks, LIDS[2 * eye:2 * eye + 2]) <= identity.eye_opening[eye]
+    luts[:, :, count + 3] = _mouth_affines(landmarks, identity.texture).reshape(frames, 6)
+    origin = np.array(identity.roi[:2])
+    return _Plan(
+        luts=luts,
+        corners=_fixed_point(triangles - origin),
+        painted=np.abs(_signed_area(triangles)) >= 0.5,
+        eyes=_fixed_point(landmarks[:, [RIGHT_EYE, LEFT_EYE]] - origin),
+        eye_window=eye_window,
+        mouth=_fixed_point(_mouth_outline(landmarks) - origin),
+        mouth_fill=_opening(landmarks, LIPS) > identity.mouth_opening + MOUTH_FILL_FROM,
+    )
+
+
+def _within_reach(motion: Motion) -> Motion:
+    """The motion with its head pose eased to where the hair stays inside the anchor ring: followed exactly
+    up to 70% of the reach, then ever more gently towards it, never past it."""
+    pose = motion.pose.copy()
+    pose[:, 0] = 1 + _soft_limit(pose[:, 0] - 1, REACH_SCALE)
+    pose[:, 1] = _soft_limit(pose[:, 1], REACH_ANGLE)
+    shift = np.maximum(np.hypot(pose[:, 2], pose[:, 3]), 1e-12)
+    pose[:, 2:] *= (_soft_limit(shift, REACH_SHIFT) / shift)[:, None]
+    return replace(motion, pose=pose)
+
+
+def _soft_limit(x: np.ndarray, limit: float, knee: float = 0.7) -> np.ndarray:
+    bend = knee * limit
+    over = np.abs(x) - bend
+    return np.sign(x) * np.where(over > 0, bend + (limit - bend) * np.tanh(over / (limit - bend)), np.abs(x))
+
+
+def _vertices(identity: Identity, motion: Motion) -> np.ndarray:
+    """(T, P, 2) the mesh vertices placed by `motion` as it is."""
+    landmarks = motion.landmarks(identity.landmarks)
+    pose = motion.pose_matrices(face_frame(identity.landmarks))
+    head = identity.rest[identity.head] @ pose[:, :, :2].transpose(0, 2, 1) + pose[:, None, :, 2]
+    anchors = identity.rest[identity.head.stop:]
+    return np.concatenate([landmarks, head, np.broadcast_to(anchors, (motion.frames, *anchors.shape))], axis=1)
+
+
+def _folds(identity: Identity, vertices: np.ndarray) -> np.ndarray:
+    """(T,) triangles turned over, among those not squeezed under 1 px^2."""
+    area = _signed_area(vertices[:, identity.triangles])
+    return ((np.sign(area) != identity.orientation) & (np.abs(area) > 1.0)).sum(axis=1)
+
+
+def _signed_area(triangles: np.ndarray) -> np.ndarray:
+    """(..., 3, 2) -> (...,) signed areas; positive for clockwise on screen (y down)."""
+    e1, e2 = triangles[..., 1, :] - triangles[..., 0, :], triangles[..., 2, :] - triangles[..., 0, :]
+    return (e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]) / 2
+
+
+def _affines(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """(..., 2, 3) affines taking each dst triangle (..., 3, 2) onto its src triangle: the backward map.
+    A degenerate dst triangle gets a finite, meaningless affine; it is never drawn."""
+    e1, e2 = dst[..., 1, :] - dst[..., 0, :], dst[..., 2, :] - dst[..., 0, :]
+    det = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]
+    det = np.where(np.abs(det) < 1e-9, 1e-9, det)
+    inverse = np.stack([np.stack([e2[..., 1], -e2[..., 0]], -1), np.stack([-e1[..., 1], e1[..., 0]], -1)], -2)
+    inverse /= det[..., None, None]
+    edges = np.stack([src[..., 1, :] - src[..., 0, :], src[..., 2, :] - src[..., 0, :]], axis=-1)  # columns
+    linear = edges @ inverse
+    shift = src[..., 0, :] - (linear @ dst[..., 0, :, None])[..., 0]
+    return np.concatenate([linear, shift[..., None]], axis=-1)
+
+
+def _similarity(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """(T, 2, 3) similarities taking the two points dst (T, 2, 2) onto src (2, 2)."""
+    a, b = dst[:, 0, 0] + 1j * dst[:, 0, 1], dst[:, 1, 0] + 1j * dst[:, 1, 1]
+    a0, b0 = complex(*src[0]), complex(*src[1])
+    ratio = (b0 - a0) / (b - a)
+    shift = a0 - ratio * a
+    return np.stack([np.stack([ratio.real, -ratio.imag, shift.real], -1),
+                     np.stack([ratio.imag, ratio.real, shift.imag], -1)], axis=1)
+
+
+def _mouth_affines(landmarks: np.ndarray, texture: tuple[int, int, int]) -> np.ndarray:
+    """(T, 2, 3): output px -> mouth texture px. The texture hangs from the upper lip's middle (62), turns
+    with the mouth corners (60, 64) and scales with the mouth's width, the same both ways: the teeth keep
+    their shape however far the mouth opens."""
+    top, width, height = texture
+    left, right, upper = landmarks[:, 60], landmarks[:, 64], landmarks[:, 62]
+    span = (right[:, 0] - left[:, 0]) + 1j * (right[:, 1] - left[:, 1])
+    ratio = _TEXTURE_MOUTH * width / span  # scale and turn: mouth axis -> texture rows
+    origin = complex(width / 2, top + _TEXTURE_LIP * height)
+    shift = origin - ratio * (upper[:, 0] + 1j * upper[:, 1])
+    return np.stack([np.stack([ratio.real, -ratio.imag, shift.real], -1),
+                     np.stack([ratio.imag, ratio.real, shift.imag], -1)], axis=1)
+
+
+def _opening(landmarks: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """(...,) mean distance between facing points (upper, lower), px."""
+    upper, lower = [p[0] for p in pairs], [p[1] for p in pairs]
+    return np.linalg.norm(landmarks[..., upper, :] - landmarks[..., lower, :], axis=-1).mean(axis=-1)
+
+
+def _fixed_point(points: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.round(points * (1 << SHIFT)), dtype=np.int32)
+
+
+def _crop(image: np.ndarray, face: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int], bool]:
+    """The square around the face, resized to size x size; the face's landmarks in it; the square in source
+    px; whether the image had to be extended (replicating its edge) to hold the square."""
+    frame = face_frame(face)
+    center = frame.to_image(np.array(CROP_CENTER))
+    side = round(2 * CROP_HALF * frame.scale)
+    x0, y0 = round(center[0] - side / 2), round(center[1] - side / 2)
+    height, width = image.shape[:2]
+    pad = max(0, -x0, -y0, x0 + side - width, y0 + side - height)
+    if pad:
+        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    region = image[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+    crop = cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
+    points = (face - (x0, y0) + 0.5) * (size / side) - 0.5  # cv2.resize maps pixel centres
+    return crop, points.astype(np.float64), (x0, y0, side), pad > 0
+
+
+def _identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int], notes: tuple[str, ...]) -> Identity:
+    """Mesh the cropped face and build its mouth texture."""
+    size = crop.shape[0]
+    frame = face_frame(landmarks)
+    landmarks = _parted(landmarks, frame)
+    head = np.vstack([
+        frame.to_image(frame.to_face(landmarks[list(FOREHEAD_BROWS)]) - np.array([0.0, FOREHEAD_RISE])),
+        frame.to_image(_ellipse(ARC_CENTER, ARC_RADII, np.linspace(15, 165, ARC_POINTS))),
+    ])
+    ring = frame.to_image(_ellipse(RING_CENTER, RING_RADII, np.arange(RING_POINTS) * 360 / RING_POINTS))
+    edge = size - 1
+    corners = np.array([(0, 0), (edge / 2, 0), (edge, 0), (edge, edge / 2), (edge, edge), (edge / 2, edge),
+                        (0, edge), (0, edge / 2)])
+    rest = _apart(np.vstack([landmarks, head, ring, corners]))
+    landmarks, moving = rest[:NUM_POINTS], NUM_POINTS + len(head)
+    topology = rest.copy()
+    topology[:NUM_POINTS] = _opened(landmarks, frame)
+    simplices = Delaunay(topology).simplices
+    triangles = simplices[(simplices < moving).any(axis=1)].astype(np.int32)
+    assert len(triangles) + 3 < 256, f"{len(triangles)} moving triangles: the index image is uint8"
+    vertices = rest[np.unique(triangles)]
+    x0, y0 = np.maximum(np.floor(vertices.min(axis=0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(vertices.max(axis=0)).astype(int) + 2, size)
+    texture_width = round(TEXTURE_WIDTH * frame.scale)
+    texture_height = round(0.9 * texture_width)
+    texture = _mouth_texture(crop, landmarks, texture_width, texture_height)
+    gap = np.repeat(crop[-1:], 2, axis=0)  # keeps bilinear taps at the crop's bottom edge off the texture
+    strip = np.zeros((texture_height, size, 3), np.uint8)
+    strip[:, :texture_width] = texture
+    return Identity(
+        image=np.ascontiguousarray(np.vstack([crop, gap, strip])),
+        size=size,
+        rest=rest,
+        head=slice(NUM_POINTS, moving),
+        triangles=triangles,
+        orientation=np.sign(_signed_area(topology[triangles])),
+        ring=ring,
+        roi=(int(x0), int(y0), int(x1), int(y1)),
+        texture=(size + len(gap), texture_width, texture_height),
+        eye_opening=np.array([_opening(landmarks, LIDS[:2]), _opening(landmarks, LIDS[2:])]),
+        mouth_opening=float(_opening(landmarks, LIPS)),
+        crop=box,
+        notes=notes,
+    )
+
+
+def _ellipse(center: tuple[float, float], radii: tuple[float, float], degrees: np.ndarray) -> np.ndarray:
+    """Points on an ellipse in face units, at angles counter-clockwise on screen from the face's right."""
+    angles = np.radians(degrees)
+    return np.stack([center[0] + radii[0] * np.cos(angles), center[1] - radii[1] * np.sin(angles)], axis=1)
+
+
+def _parted(landmarks: np.ndarray, frame: FaceFrame) -> np.ndarray:
+    """The landmarks with facing lid and inner-lip points at least MIN_GAP px apart, upper above lower, so
+    that no two mesh vertices coincide (a shut mouth's inner lips do) and every triangle has a winding."""
+    face = frame.to_face(landmarks)
+    gap = MIN_GAP / frame.scale
+    for upper, lower in (*LIDS, *LIPS):
+        middle = (face[upper, 1] + face[lower, 1]) / 2
+        if face[lower, 1] - face[upper, 1] < gap:
+            face[upper, 1], face[lower, 1] = middle - gap / 2, middle + gap / 2
+    return frame.to_image(face)
+
+
+def _apart(points: np.ndarray) -> np.ndarray:
+    """The points with any that sit within MIN_GAP px of an earlier one moved off it (hand-made landmarks
+    may stack points); Delaunay would drop a duplicate, and that landmark would stop moving."""
+    points = points.copy()
+    close = np.linalg.norm(points[:, None] - points[None], axis=-1) < MIN_GAP
+    for i, j in zip(*np.nonzero(np.triu(close, k=1)), strict=True):
+        away = points[j] - points[i]
+        norm = float(np.hypot(*away))
+        points[j] = points[i] + (away / norm if norm > 1e-6 else np.array([0.0, 1.0])) * MIN_GAP
+    return points
+
+
+def _opened(landmarks: np.ndarray, frame: FaceFrame) -> np.ndarray:
+    """The landmarks with the mouth and eyes opened (for triangulating only): each inner lip moves 40% of
+    the way to its outer lip, each upper lid up to a 0.08 face-unit gap, so that the inside of the mouth and
+    of each eye are triangles of their own, in the same winding as a more open mouth or eye would have."""
+    face = frame.to_face(landmarks)
+    for (upper, lower), (outer_upper, outer_lower) in zip(LIPS, OUTER_LIPS, strict=True):
+        face[upper, 1] -= 0.4 * max(face[upper, 1] - face[outer_upper, 1], 0.0)
+        face[lower, 1] += 0.4 * max(face[outer_lower, 1] - face[lower, 1], 0.0)
+    for upper, lower in LIDS:
+        face[upper, 1] = min(face[upper, 1], face[lower, 1] - 0.08)
+    return frame.to_image(face)
+
+
+_TEXTURE_MOUTH = 0.8  # the mouth's width spans this much of the texture's
+_TEXTURE_LIP = 0.1  # the upper lip's middle sits this far down the texture
+
+
+def _mouth_outline(landmarks: np.ndarray, samples: int = 4) -> np.ndarray:
+    """(..., 8 * samples, 2) the mouth opening's outline: Catmull-Rom curves through the upper inner lip
+    (60-64) and the lower (64-67, 60), so an open mouth is round rather than an octagon with a V at the
+    bottom. The corners stay sharp: each lip is its own curve."""
+    curves = []
+    for chain in ((60, 61, 62, 63, 64), (64, 65, 66, 67, 60)):
+        points = landmarks[..., list(chain), :]
+        padded = np.concatenate([points[..., :1, :], points, points[..., -1:, :]], axis=-2)
+        s = np.arange(samples)[:, None] / samples
+        for k in range(1, len(chain)):
+            p0, p1, p2, p3 = (padded[..., k + j - 1, None, :] for j in range(4))
+            curves.append(0.5 * (2 * p1 + (p2 - p0) * s + (2 * p0 - 5 * p1 + 4 * p2 - p3) * s**2
+                                 + (3 * p1 - p0 - 3 * p2 + p3) * s**3))
+    return np.concatenate(curves, axis=-2)
+
+
+def _mouth_texture(crop: np.ndarray, landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The inside of an open mouth, drawn once, in the texture frame of `_mouth_affines`: dark red, deeper
+    towards the throat and the corners, with an arch of upper teeth starting a little below the upper lip
+    (so a slightly open mouth is dark and only a wide one shows teeth), tinted by the lips' colour and the
+    face's brightness so a sepia photograph or a dark painting stays itself. Where the source's own mouth is
+    open, its own inside (teeth and all) is used, so the fill continues what the source shows."""
+    outer = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(outer, [np.round(landmarks[48:60]).astype(np.int32)], 1)
+    inner = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(inner, [np.round(landmarks[60:68]).astype(np.int32)], 1)
+    lips = crop[(outer > 0) & (inner == 0)].astype(np.float64)
+    lip = np.median(lips, axis=0) if len(lips) else crop.reshape(-1, 3).mean(axis=0)
+    skin = crop[cv2.dilate(outer, np.ones((31, 31), np.uint8)) > 0]
+    light = np.clip(skin.mean() / 150, 0.45, 1.0)
+    mouth = _TEXTURE_MOUTH * width  # texels per mouth width
+    u = ((np.arange(width) - width / 2) / mouth)[None, :]  # mouth widths from the middle
+    v = ((np.arange(height) - _TEXTURE_LIP * height) / mouth)[:, None]  # mouth widths below the upper lip
+    throat = 0.6 * lip + 0.4 * np.array([110.0, 40.0, 40.0])
+    depth = (0.7 - 0.35 * _smooth(v, 0.0, 0.3) + 0.1 * _smooth(v, 0.35, 0.6)) * (1 - 1.4 * u**2).clip(0.3)
+    inside = throat * (light * depth)[..., None]
+    top, bottom = 0.045 + 0.35 * u**2, 0.17 - 0.1 * u**2  # the dental arch: side teeth recede and rise
+    band = _smooth(v, top, top + 0.015) * (1 - _smooth(v, bottom - 0.03, bottom)) * (1 - _smooth(np.abs(u), 0.3, 0.4))
+    seams = np.array([0.0, 0.09, 0.175, 0.25])[:, None, None]  # between incisors, laterals, canines
+    gaps = 1 - 0.12 * np.exp(-(((np.abs(u) - seams) / 0.01) ** 2)).max(axis=0)
+    tooth = (0.8 * np.array([235.0, 230.0, 215.0]) + 0.2 * lip) * light
+    shade = (gaps * (1 - 2.0 * u**2) * (1 - 0.6 * _smooth(v, bottom - 0.08, bottom)))[..., None]
+    texture = inside * (1 - band[..., None]) + tooth * shade * band[..., None]
+    texture = cv2.GaussianBlur(np.clip(texture, 0, 255).astype(np.uint8), (3, 3), 0)
+    if _opening(landmarks, LIPS) < 2.0:
+        return texture
+    into_texture = _mouth_affines(landmarks[None], (0, width, height))[0]
+    own = cv2.warpAffine(crop, into_texture, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    outline = _mouth_outline(landmarks) @ into_texture[:, :2].T + into_texture[:, 2]
+    mask = np.zeros((height, width), np.float32)
+    cv2.fillPoly(mask, [_fixed_point(outline)], 1.0, cv2.LINE_AA, SHIFT)
+    mask = cv2.GaussianBlur(mask, (5, 5), 0)[..., None]
+    return (own * mask + texture * (1 - mask)).astype(np.uint8)
+
+
+def _smooth(x: np.ndarray, start: float, end: float) -> np.ndarray:
+    """0 below `start`, 1 above `end`, smoothstep between."""
+    u = np.clip((x - start) / (end - start), 0.0, 1.0)
+    return u * u * (3 - 2 * u)

@@ -1,0 +1,195 @@
+"""`sitter render` and `sitter demo` end to end: consent gate -> engine -> labels -> signed MP4, or nothing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from consent import ConsentRevoked
+from engine import PRESETS
+from provenance import Verdict, verify
+from provenance.video import probe
+from studio.cli import cli
+from studio.pipeline import RenderRequest, render
+from studio.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+PORTRAITS = ["einstein_photo.jpg", "bouguereau_girl_small.jpg", "terracotta_warrior_small.jpg"]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def env(home: Path) -> dict[str, str]:
+    return {"SITTER_HOME": str(home), "SITTER_DB_URL": "", "SITTER_OPERATOR": "desk-1"}
+
+
+@pytest.fixture
+def sitter(env: dict[str, str]):
+    def run(*args: str):
+        return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+    return run
+
+
+@pytest.fixture
+def consented(sitter, tmp_path: Path):
+    """Add a record for a portrait (marketing only) and return its id."""
+    evidence = tmp_path / "release.pdf"
+    evidence.write_bytes(b"%PDF stand-in release")
+
+    def add(portrait: str = PORTRAITS[0], purpose: str = "marketing") -> str:
+        result = sitter("consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor", "Ada Example",
+                        "--purpose", purpose, "--expires", "2099-01-01", "--evidence", evidence,
+                        "--image", DATA / portrait)
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    return add
+
+
+def render_args(out: Path, portrait: str = PORTRAITS[0], *extra: object) -> list[object]:
+    return ["render", "--source", DATA / portrait, "--landmarks", DATA / portrait.replace(".jpg", ".landmarks.json"),
+            "--purpose", "marketing", "--seconds", "1", "--out", out, *extra]
+
+
+@pytest.mark.parametrize("portrait", PORTRAITS)
+def test_every_portrait_renders_with_every_preset_and_verifies_labeled(sitter, consented, portrait: str,
+                                                                       tmp_path: Path, home: Path) -> None:
+    record_id = consented(portrait)
+    for motion in PRESETS:
+        out = tmp_path / f"{motion}.mp4"
+        result = sitter(*render_args(out, portrait, "--motion", motion, "--json"))
+        assert result.exit_code == 0, (motion, result.output)
+        assert json.loads(result.stdout)["frames"] == 25
+        info = probe(out)
+        assert (info.width, info.height) == (512, 512)
+    settings = Settings.from_env({"SITTER_HOME": str(home)})
+    with settings.open_registry() as registry, settings.open_ledger() as ledger:
+        report = verify(out, trust_anchors=settings.known_trust_anchors(), registry=registry, ledger=ledger)
+        assert ledger.get(record_id).uses == len(PRESETS)
+    assert report.verdict is Verdict.LABELED and report.manifest.trusted
+    assert report.consent["record_id"] == record_id and report.consent["status"] == "active"
+
+
+def test_a_driving_track_renders_its_own_length(sitter, consented, tmp_path: Path) -> None:
+    consented()
+    out = tmp_path / "driven.mp4"
+    result = sitter(*render_args(out), "--seconds", "30", "--driver", DATA / "driving_a_50.landmarks.json")
+    assert result.exit_code == 0, result.output
+    assert probe(out).frames == 50
+
+
+@pytest.mark.parametrize(
+    ("setup", "extra"),
+    [
+        (lambda add, sitter: None, []),  # no record at all
+        (lambda add, sitter: add(purpose="exhibit"), []),  # wrong purpose
+        (lambda add, sitter: sitter("consent", "revoke", add(), "--reason", "withdrawn"), []),
+        (lambda add, sitter: add(PORTRAITS[1]), []),  # a record, but for another image
+    ],
+    ids=["no-record", "wrong-purpose", "revoked", "other-image"],
+)
+def test_refused_renders_exit_3_and_write_nothing(sitter, consented, tmp_path: Path, setup, extra) -> None:
+    setup(consented, sitter)
+    out = tmp_path / "outputs" / "refused.mp4"
+    result = sitter(*render_args(out), *extra)
+    assert result.exit_code == 3, result.output
+    assert result.output.startswith("Error: ") and "Ada" not in result.output
+    assert not out.exists()
+
+
+def test_a_revocation_during_the_render_leaves_no_output(consented, home: Path, tmp_path: Path) -> None:
+    record_id = consented()
+    settings = Settings.from_env({"SITTER_HOME": str(home)})
+    out = tmp_path / "outputs" / "late.mp4"
+    request = RenderRequest(sources=(DATA / PORTRAITS[0],), landmarks=(DATA / "einstein_photo.landmarks.json",),
+                            purpose="marketing", operator="desk-1", out=out, seconds=2)
+    with settings.open_studio() as studio:
+
+        def revoke_halfway(done: int, total: int) -> None:
+            if done == total // 2:
+                studio.ledger.revoke(record_id, reason="withdrawn mid-render", operator="desk-2")
+
+        with pytest.raises(ConsentRevoked):
+            render(request, studio, revoke_halfway)
+        assert studio.registry.entries() == [] and studio.ledger.get(record_id).uses == 0
+    assert list(out.parent.iterdir()) == []
+
+
+def test_killing_the_render_process_leaves_no_file(consented, env: dict[str, str], tmp_path: Path) -> None:
+    consented()
+    out = tmp_path / "outputs" / "killed.mp4"
+    args = [sys.executable, "-m", "studio.cli", *map(str, render_args(out)), "--seconds", "60"]
+    process = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while not (out.parent.is_dir() and any(out.parent.glob(".sitter-*/unsigned.mp4"))):  # mid-encode
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a, p: _swap(a, "--source", p / "empty.jpg"), "image is empty"),
+        (lambda a, p: _swap(a, "--source", p / "notes.jpg"), "not an image"),
+        (lambda a, p: [*a, "--driver", p / "broken.mp4"], "driving video"),
+        (lambda a, p: [*a, "--driver", p / "bad.json"], ""),
+        (lambda a, p: _swap(a, "--landmarks", p / "bad.json"), ""),
+        (lambda a, p: [*a, "--size", "333"], "size must be even"),
+        (lambda a, p: _swap(a, "--out", p / "video.avi"), "must be an .mp4"),
+        (lambda a, p: [*a, "--motion", "talk", "--driver", p / "bad.json"], "not both"),
+    ],
+    ids=["empty-image", "not-an-image", "broken-driver", "bad-track", "bad-landmarks", "odd-size", "not-mp4",
+         "driver-and-motion"],
+)
+def test_bad_input_exits_2_with_one_line(sitter, consented, tmp_path: Path, change, message: str) -> None:
+    consented()
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.jpg").write_text("not a picture")
+    (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    (tmp_path / "bad.json").write_text('{"convention": "ibug68", "frames": [[1, 2]]}')
+    out = tmp_path / "outputs" / "bad.mp4"
+    result = sitter(*change(render_args(out), tmp_path))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1 or "Usage:" in result.output
+    assert not out.exists()
+
+
+def test_no_visible_label_still_watermarks_and_signs(sitter, consented, tmp_path: Path) -> None:
+    consented()
+    out = tmp_path / "plain.mp4"
+    assert sitter(*render_args(out), "--no-visible-label").exit_code == 0
+    report = verify(out)
+    assert report.verdict is Verdict.LABELED and report.watermark.found
+
+
+def test_demo_makes_a_verified_video_offline(sitter, home: Path) -> None:
+    result = sitter("demo", "--seconds", "2", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["report"]["verdict"] == "labeled" and data["report"]["c2pa"]["trusted"]
+    assert Path(data["output"]["path"]).parent == home / "outputs"
+    again = json.loads(sitter("demo", "--seconds", "1", "--json").stdout)
+    assert again["record_id"] == data["record_id"]  # the sample's rights record is added once
+
+
+# helpers
+
+
+def _swap(args: list[object], option: str, value: object) -> list[object]:
+    args = list(args)
+    args[args.index(option) + 1] = value
+    return args

@@ -1,0 +1,193 @@
+"""The warp engine: every kind of portrait (photograph, painting, sculpture) moves with every preset and with
+a driving track; lids slide over the eye, the open mouth is filled, the background stays put, nothing folds."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine import (
+    PRESETS,
+    BadImage,
+    BadLandmarks,
+    FaceTooSmall,
+    Identity,
+    Motion,
+    WarpConfig,
+    WarpEngine,
+    from_track,
+    load_landmarks,
+    preset,
+    read_track,
+)
+from engine.faces import eye_span
+from engine.warp import flips, frame_maps, locate, targets
+
+DATA = Path(__file__).parent / "data"
+PORTRAITS = ("einstein_photo", "bouguereau_girl_small", "terracotta_warrior_small")  # photo, painting, sculpture
+SIZE = 256  # small frames keep the suite quick; the bench measures 512
+
+
+@pytest.fixture(scope="module")
+def engine() -> WarpEngine:
+    return WarpEngine(WarpConfig(size=SIZE))
+
+
+@pytest.fixture(scope="module")
+def identities(engine: WarpEngine) -> dict[str, Identity]:
+    return {name: engine.prepare([DATA / f"{name}.jpg"], [DATA / f"{name}.landmarks.json"]) for name in PORTRAITS}
+
+
+@pytest.fixture(scope="module")
+def driver() -> Motion:
+    return from_track(read_track(DATA / "driving_a_50.landmarks.json"))
+
+
+@pytest.mark.parametrize("portrait", PORTRAITS)
+@pytest.mark.parametrize("motion_name", [*PRESETS, "driver"])
+def test_every_portrait_moves_with_every_preset_and_a_driver(engine: WarpEngine, identities: dict, driver: Motion,
+                                                             portrait: str, motion_name: str) -> None:
+    identity = identities[portrait]
+    motion = driver if motion_name == "driver" else preset(motion_name, seconds=2.0, seed=1)
+    frames = list(engine.render(identity, motion))
+    assert len(frames) == motion.frames
+    assert all(frame.shape == (SIZE, SIZE, 3) and frame.dtype == np.uint8 for frame in frames)
+    assert max(np.abs(frame.astype(int) - frames[0]).max() for frame in frames) > 40  # it visibly moves
+    outside = _outside_ring(identity)
+    assert all(np.array_equal(frame[outside], identity.image[:SIZE][outside]) for frame in frames)
+
+
+@pytest.mark.parametrize("portrait", PORTRAITS)
+def test_no_triangle_turns_over(identities: dict, driver: Motion, portrait: str) -> None:
+    for motion in [driver, *(preset(name, seconds=6.0, seed=2) for name in PRESETS)]:
+        assert flips(identities[portrait], motion).sum() == 0
+
+
+def test_presets_render_the_same_with_the_same_seed(engine: WarpEngine, identities: dict) -> None:
+    identity = identities["einstein_photo"]
+    first = list(engine.render(identity, preset("talk", seconds=1.0, seed=3)))
+    again = list(engine.render(identity, preset("talk", seconds=1.0, seed=3)))
+    other = list(engine.render(identity, preset("talk", seconds=1.0, seed=4)))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_eyes_close_by_moving_the_lids_over_an_unsquashed_eye(engine: WarpEngine, identities: dict) -> None:
+    identity = identities["bouguereau_girl_small"]
+    motion = preset("blink", seconds=2.0)
+    moved = targets(identity, motion)[:, :68]
+    area = _area(moved[:, 36:42]) + _area(moved[:, 42:48])
+    shut = int(area.argmin())
+    assert area[shut] < 0.2 * area[0]
+    assert np.abs(moved[shut, [36, 39, 42, 45]] - identity.landmarks[[36, 39, 42, 45]]).max() < 1e-6
+    frame = list(engine.render(identity, motion))[shut]
+    crop = identity.image[:SIZE]
+    for eye in (slice(36, 42), slice(42, 48)):
+        still_open = _mask(moved[shut, eye])
+        assert np.array_equal(frame[still_open], crop[still_open])  # what is still seen of the eye is as it was
+        covered = _mask(identity.landmarks[eye]) & ~_mask(moved[shut, eye], grow=1)
+        assert np.abs(frame[covered].astype(int) - crop[covered]).mean() > 10  # the lid came down over the rest
+
+
+def test_an_opening_mouth_is_filled_dark_not_stretched(engine: WarpEngine, identities: dict) -> None:
+    identity = identities["bouguereau_girl_small"]
+    motion = preset("speak", seconds=3.0, seed=5)
+    moved = targets(identity, motion)[:, :68]
+    widest = int(np.linalg.norm(moved[:, 66] - moved[:, 62], axis=1).argmax())
+    frame = list(engine.render(identity, motion))[widest]
+    inside = _mask(moved[widest, 60:68], grow=-1)
+    lips = _mask(identity.landmarks[48:60]) & ~_mask(identity.landmarks[60:68], grow=1)
+    luminance = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    source = cv2.cvtColor(identity.image[:SIZE], cv2.COLOR_RGB2GRAY)
+    assert inside.sum() > 50
+    assert luminance[inside].mean() < 0.5 * source[lips].mean()  # darker than the lips ever were
+    assert np.percentile(luminance[inside], 99) > 1.5 * np.median(luminance[inside])  # a band of teeth
+
+
+def test_the_output_landmarks_follow_the_motion(identities: dict, driver: Motion) -> None:
+    identity = identities["einstein_photo"]
+    span = eye_span(identity.landmarks)
+    for motion in (driver, preset("talk", seconds=2.0)):
+        aimed = targets(identity, motion)[:, :68]
+        for t, (map_x, map_y) in enumerate(frame_maps(identity, motion)):
+            landed = locate(map_x, map_y, identity.landmarks, aimed[t])
+            assert np.linalg.norm(landed - aimed[t], axis=1).mean() < 0.01 * span
+    talk = preset("talk", seconds=2.0)
+    assert np.abs(targets(identity, talk)[:, :68] - talk.landmarks(identity.landmarks)).max() < 1e-9
+
+
+def test_frames_are_independent_arrays(engine: WarpEngine, identities: dict) -> None:
+    frames = list(engine.render(identities["einstein_photo"], preset("nod", seconds=0.2)))
+    assert not np.shares_memory(frames[0], frames[-1])
+
+
+def test_output_size_is_asked_for_and_even() -> None:
+    with pytest.raises(ValueError, match="even"):
+        WarpConfig(size=255)
+    identity = WarpEngine(WarpConfig(size=128)).prepare([DATA / "einstein_photo.jpg"],
+                                                        [DATA / "einstein_photo.landmarks.json"])
+    assert identity.image.shape[1] == 128 and identity.size == 128
+
+
+def test_prepare_says_what_it_did(engine: WarpEngine) -> None:
+    face = load_landmarks(DATA / "einstein_photo.landmarks.json")[0]
+    image = DATA / "einstein_photo.jpg"
+    identity = engine.prepare([image, image], [np.stack([face, face * 0.8 + 10]), None])
+    notes = " ".join(identity.notes)
+    assert "2 faces in the image; animating the largest" in notes
+    assert "first source image only; 1 more not used" in notes
+    assert "edge was extended" in notes  # Einstein's shoulders reach the image's sides
+
+
+def test_prepare_refuses_what_it_cannot_animate(engine: WarpEngine) -> None:
+    image, landmarks = DATA / "einstein_photo.jpg", DATA / "einstein_photo.landmarks.json"
+    with pytest.raises(BadImage, match="no source image"):
+        engine.prepare([])
+    with pytest.raises(BadLandmarks, match="one landmarks entry per source image"):
+        engine.prepare([image], [landmarks, landmarks])
+    with pytest.raises(BadLandmarks, match="made for a 375x500 image, this image is 540x540"):
+        engine.prepare([DATA / "bouguereau_girl_small.jpg"], [landmarks])
+    small = cv2.resize(cv2.imread(str(image)), None, fx=0.5, fy=0.5)
+    face = load_landmarks(landmarks)[0] * 0.5
+    with pytest.raises(FaceTooSmall, match="at least 64 needed"):
+        engine.prepare([small[..., ::-1].copy()], [face])
+
+
+def test_stacked_landmarks_still_all_move(engine: WarpEngine) -> None:
+    face = load_landmarks(DATA / "einstein_photo.landmarks.json")[0]
+    face[3] = face[2]  # hand-made landmarks sometimes stack points; Delaunay would drop one
+    identity = engine.prepare([DATA / "einstein_photo.jpg"], [face])
+    assert set(range(68)) <= set(identity.triangles.ravel())
+    assert flips(identity, preset("talk", seconds=2.0)).sum() == 0
+
+
+def test_the_engine_imports_neither_consent_nor_provenance() -> None:
+    check = ("import sys, engine, engine.faces, engine.motion, engine.warp; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('consent', 'provenance', 'studio')))")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).parents[1])
+    assert result.stdout.strip() == "[]"
+
+
+# helpers
+
+
+def _mask(outline: np.ndarray, grow: int = 0) -> np.ndarray:
+    """Pixels inside a polygon, grown (or shrunk, when negative) by `grow` px."""
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    kernel = np.ones((2 * abs(grow) + 1,) * 2, np.uint8)
+    mask = cv2.dilate(mask, kernel) if grow > 0 else cv2.erode(mask, kernel) if grow < 0 else mask
+    return mask > 0
+
+
+def _outside_ring(identity: Identity) -> np.ndarray:
+    return ~_mask(identity.ring, grow=2)
+
+
+def _area(outline: np.ndarray) -> np.ndarray:
+    x, y = outline[..., 0], outline[..., 1]
+    return np.abs((x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y).sum(axis=-1)) / 2
