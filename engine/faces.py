@@ -162,18 +162,25 @@ def read_track(path: Path | str) -> Track:
 
 
 def choose_face(faces: list[np.ndarray], *, min_eye_span: float = MIN_EYE_SPAN,
-                path: Path | str | None = None) -> tuple[np.ndarray, str | None]:
-    """The largest face, and a note when there were others; NoFaceError or FaceTooSmall when none will do."""
+                path: Path | str | None = None) -> tuple[np.ndarray, list[str]]:
+    """The largest face, and notes for the user (other faces, a small face).
+
+    A face under `min_eye_span` is animated with a warning that it will come out soft; under half of
+    it, upscaling would only make a blur, so FaceTooSmall. NoFaceError when there is no face.
+    """
     if not faces:
         raise NoFaceError("no face found in the image; give its 68 landmarks as a JSON file instead", path)
     face = max(faces, key=_area)
     span = eye_span(face)
-    if span < min_eye_span:
+    if span < min_eye_span / 2:
         raise FaceTooSmall(
-            f"face too small: {span:.0f} px between the outer eye corners, at least {min_eye_span:.0f} needed "
-            "for a sharp result; use a larger image of the face", path)
-    note = f"{len(faces)} faces in the image; animating the largest" if len(faces) > 1 else None
-    return face, note
+            f"face too small: {span:.0f} px between the outer eye corners, at least {min_eye_span / 2:.0f} needed "
+            f"({min_eye_span:.0f} for a sharp result); use a larger image of the face", path)
+    notes = [f"{len(faces)} faces in the image; animating the largest"] if len(faces) > 1 else []
+    if span < min_eye_span:
+        notes.append(f"the face is small ({span:.0f} px between the outer eye corners, under {min_eye_span:.0f}): "
+                     "it will come out soft; a larger image of the face gives a sharper result")
+    return face, notes
 
 
 class Detector:

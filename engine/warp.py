@@ -138,8 +138,7 @@ class WarpEngine:
             faces = self.detector.detect(image)
         else:
             faces = load_landmarks(given, (image.shape[1], image.shape[0]))
-        face, note = choose_face(faces, min_eye_span=self.config.min_eye_span, path=path)
-        notes = [note] if note else []
+        face, notes = choose_face(faces, min_eye_span=self.config.min_eye_span, path=path)
         if len(sources) > 1:
             notes.append(f"the warp engine animates the first source image only; {len(sources) - 1} more not used")
         crop, points, box, padded = _crop(image, face, self.config.size)

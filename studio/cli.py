@@ -283,6 +283,8 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
               help="A source image (repeatable); the warp engine animates the first.")
 @click.option("--driver", type=click.Path(path_type=Path), metavar="VIDEO",
               help="A driving video, or its landmark track as JSON.")
+@click.option("--driver-landmarks", type=click.Path(path_type=Path), metavar="JSON",
+              help="The driving video's landmark track (one entry per frame), instead of detecting it.")
 @click.option("--motion", type=click.Choice(PRESETS), help="A motion preset, when there is no driver (default: talk).")
 @click.option("--landmarks", multiple=True, type=click.Path(path_type=Path), metavar="JSON",
               help="Landmarks for a source image (one per --source), for faces detection misses.")
@@ -301,10 +303,8 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
 @operator_option
 @json_option
 @click.pass_obj
-def render_command(settings: Settings, record_id: str | None, sources: tuple[Path, ...], driver: Path | None,
-                   motion: str | None, landmarks: tuple[Path, ...], engine: str, seconds: float, fps: float,
-                   size: int, label: str, no_visible_label: bool, seed: int, purpose: str, out: Path,
-                   operator: str, as_json: bool) -> None:
+def render_command(settings: Settings, motion: str | None, landmarks: tuple[Path, ...], label: str,
+                   no_visible_label: bool, as_json: bool, **fields: object) -> None:
     """Render a labeled, signed talking-head video of consented source images.
 
     Exit 0 ok, 2 bad input, 3 consent refused; nothing is written at --out unless everything succeeded.
@@ -314,13 +314,10 @@ def render_command(settings: Settings, record_id: str | None, sources: tuple[Pat
         sitter render --consent 3f9c2a7be01d44c5 --source ada.jpg --motion talk --seconds 8 \\
             --purpose marketing --out ada-talking.mp4
     """
-    if driver is not None and motion is not None:
+    if fields["driver"] is not None and motion is not None:
         raise click.UsageError("give --driver or --motion, not both")
-    request = RenderRequest(
-        sources=sources, purpose=purpose, operator=operator, out=out, record_id=record_id,
-        motion=motion or "talk", driver=driver, landmarks=landmarks or None, engine=engine, seconds=seconds,
-        fps=fps, size=size, disclosure=None if no_visible_label else DisclosureStyle(caption=label), seed=seed,
-    )
+    request = RenderRequest(**fields, motion=motion or "talk", landmarks=landmarks or None,
+                            disclosure=None if no_visible_label else DisclosureStyle(caption=label))
     with settings.open_studio() as studio, _progress_bar("rendering") as progress:
         output = render(request, studio, progress)
     _print_output(output, as_json)

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from consent import Grant, InvalidInput, Ledger, authorize
-from engine import Motion, Track, WarpConfig, WarpEngine, from_track, preset, read_track, track_video
+from engine import BadMotion, Motion, Track, WarpConfig, WarpEngine, from_track, preset, read_track, track_video
 from provenance import Output, Registry, StudioSigner, label_and_sign
 from provenance.disclosure import Disclosure, DisclosureStyle
+from provenance.video import probe as probe_video
 
 ENGINES = ("warp",)
 MAX_SECONDS = 120.0
@@ -40,6 +41,7 @@ class RenderRequest:
     record_id: str | None = None
     motion: str = "talk"
     driver: Path | None = None
+    driver_landmarks: Path | None = None  # the driver's landmark track, instead of detecting it in the video
     landmarks: tuple[Path, ...] | None = None  # one JSON per source, for faces detection misses
     engine: str = "warp"
     seconds: float = 6.0  # a preset's length; a driver runs its own length, at most this long
@@ -117,10 +119,21 @@ def _motion(request: RenderRequest, engine: WarpEngine) -> Motion:
         return preset(request.motion, seconds=request.seconds, fps=request.fps, seed=request.seed)
     if request.driver.suffix.lower() == ".json":
         track = read_track(request.driver)
+    elif request.driver_landmarks is not None:
+        track = read_track(request.driver_landmarks)
+        _check_track_fits(track, request.driver)
     else:
         track = track_video(request.driver, engine.detector)
     longest = max(1, round(request.seconds * track.fps))
     return from_track(Track(track.fps, track.points[:longest]))
+
+
+def _check_track_fits(track: Track, video: Path) -> None:
+    """An imported track must be this video's: same frame count, as the fixtures' format promises."""
+    info = probe_video(video)
+    if info.frames and info.frames != len(track.points):
+        raise BadMotion(f"the driver's landmark track has {len(track.points)} frames, the video {info.frames}",
+                        video)
 
 
 def _publish_check(ledger: Ledger, grant: Grant) -> Callable[[Output], None]:

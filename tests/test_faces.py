@@ -99,18 +99,20 @@ def test_bad_landmark_files_are_refused_clearly(tmp_path: Path, change, message:
 def test_the_largest_face_is_chosen_and_the_choice_is_said() -> None:
     face = load_landmarks(DATA / "einstein_photo.landmarks.json")[0]
     small = face * 0.5
-    chosen, note = choose_face([small, face])
-    assert np.array_equal(chosen, face) and "2 faces" in note
-    assert choose_face([face])[1] is None
+    chosen, notes = choose_face([small, face])
+    assert np.array_equal(chosen, face) and notes == ["2 faces in the image; animating the largest"]
+    assert choose_face([face])[1] == []
 
 
-def test_no_face_and_a_small_face_are_errors() -> None:
-    face = load_landmarks(DATA / "einstein_photo.landmarks.json")[0]
+def test_no_face_is_an_error_a_small_face_a_warning_a_tiny_one_an_error() -> None:
+    face = load_landmarks(DATA / "einstein_photo.landmarks.json")[0]  # eyes' outer corners 77 px apart
     with pytest.raises(NoFaceError, match="no face"):
         choose_face([])
-    with pytest.raises(FaceTooSmall, match="39 px between the outer eye corners"):
-        choose_face([face * 0.5])  # the eyes' outer corners 77 px apart, halved
-    assert choose_face([face * 0.5], min_eye_span=32)[0] is not None
+    chosen, notes = choose_face([face * 0.75])
+    assert chosen is not None and "small (58 px between the outer eye corners, under 64)" in notes[0]
+    with pytest.raises(FaceTooSmall, match="29 px between the outer eye corners, at least 32 needed"):
+        choose_face([face * 0.375])
+    assert choose_face([face * 0.375], min_eye_span=48)[1] != []
 
 
 def test_the_face_frame_is_centred_level_and_sized() -> None:

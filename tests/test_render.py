@@ -8,19 +8,21 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from consent import ConsentRevoked
 from engine import PRESETS
 from provenance import Verdict, verify
-from provenance.video import probe
+from provenance.video import probe, write_mp4
 from studio.cli import cli
 from studio.pipeline import RenderRequest, render
 from studio.settings import Settings
 
 DATA = Path(__file__).parent / "data"
-PORTRAITS = ["einstein_photo.jpg", "bouguereau_girl_small.jpg", "terracotta_warrior_small.jpg"]
+PORTRAITS = ["einstein_photo.jpg", "bouguereau_girl_small.jpg", "terracotta_warrior_small.jpg",
+             "sargent_woman_in_black.jpg", "astronaut.jpg"]  # every shared fixture portrait
 
 
 @pytest.fixture
@@ -81,12 +83,27 @@ def test_every_portrait_renders_with_every_preset_and_verifies_labeled(sitter, c
     assert report.consent["record_id"] == record_id and report.consent["status"] == "active"
 
 
-def test_a_driving_track_renders_its_own_length(sitter, consented, tmp_path: Path) -> None:
-    consented()
+@pytest.mark.parametrize("portrait", PORTRAITS)
+def test_every_portrait_follows_a_driving_track_for_its_length(sitter, consented, portrait: str,
+                                                               tmp_path: Path) -> None:
+    consented(portrait)
     out = tmp_path / "driven.mp4"
-    result = sitter(*render_args(out), "--seconds", "30", "--driver", DATA / "driving_a_50.landmarks.json")
+    result = sitter(*render_args(out, portrait), "--seconds", "30", "--driver", DATA / "driving_a_50.landmarks.json")
     assert result.exit_code == 0, result.output
     assert probe(out).frames == 50
+
+
+def test_a_driving_video_with_its_track(sitter, consented, tmp_path: Path) -> None:
+    consented()
+    video, out = tmp_path / "performance.mp4", tmp_path / "driven.mp4"
+    write_mp4([np.full((64, 64, 3), i * 5, np.uint8) for i in range(50)], video, fps=25)
+    track = DATA / "driving_a_50.landmarks.json"
+    result = sitter(*render_args(out), "--seconds", "1.2", "--driver", video, "--driver-landmarks", track)
+    assert result.exit_code == 0, result.output
+    assert probe(out).frames == 30
+    write_mp4([np.zeros((64, 64, 3), np.uint8)] * 20, video, fps=25)
+    mismatch = sitter(*render_args(tmp_path / "other.mp4"), "--driver", video, "--driver-landmarks", track)
+    assert mismatch.exit_code == 2 and "track has 50 frames, the video 20" in mismatch.output
 
 
 @pytest.mark.parametrize(

@@ -150,9 +150,9 @@ def test_prepare_refuses_what_it_cannot_animate(engine: WarpEngine) -> None:
         engine.prepare([image], [landmarks, landmarks])
     with pytest.raises(BadLandmarks, match="made for a 375x500 image, this image is 540x540"):
         engine.prepare([DATA / "bouguereau_girl_small.jpg"], [landmarks])
-    small = cv2.resize(cv2.imread(str(image)), None, fx=0.5, fy=0.5)
-    face = load_landmarks(landmarks)[0] * 0.5
-    with pytest.raises(FaceTooSmall, match="at least 64 needed"):
+    small = cv2.resize(cv2.imread(str(image)), None, fx=0.375, fy=0.375)
+    face = load_landmarks(landmarks)[0] * 0.375
+    with pytest.raises(FaceTooSmall, match="at least 32 needed"):
         engine.prepare([small[..., ::-1].copy()], [face])
 
 
