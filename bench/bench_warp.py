@@ -27,8 +27,6 @@ import os
 os.environ["OMP_NUM_THREADS"] = "1"  # before numpy and cv2 load: the speed target is for one core
 
 import argparse
-import platform
-import re
 import statistics
 import time
 from datetime import UTC, datetime
@@ -36,6 +34,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from results import machine, write_section
 
 from engine import PRESETS, Identity, Motion, WarpConfig, WarpEngine, from_track, preset, read_track
 from engine.faces import eye_span
@@ -70,7 +69,7 @@ def main() -> None:
     travel = {name: float(np.hypot(*motion.pose[:, 2:].T).max()) for name, motion in drivers.items()}
     report = _report(speed, quality, travel)
     print(report)
-    _write_section(args.results, report)
+    write_section(report, args.results)
 
 
 # helpers
@@ -123,7 +122,8 @@ def _report(speed: list[tuple], quality: list[tuple], travel: dict[str, float]) 
     lines = [
         SECTION,
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {_machine()}, one core (`OMP_NUM_THREADS=1`, "
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, NumPy {np.__version__}, "
+        f"OpenCV {cv2.__version__}, one core (`OMP_NUM_THREADS=1`, "
         "`cv2.setNumThreads(1)`), by `bench/bench_warp.py`.",
         "",
         "Speed, per frame of a 10 s `talk` render of `einstein_photo` (target: <= 10 ms at 512x512):",
@@ -155,25 +155,6 @@ def _report(speed: list[tuple], quality: list[tuple], travel: dict[str, float]) 
         lines.append(f"| {portrait} | {name} | {frames} | {to_driver:.2%} | {to_target:.2%} | {flipped} "
                      f"| {background} |")
     return "\n".join(lines) + "\n"
-
-
-def _machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    model = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text()) if cpuinfo.exists() else None
-    cpu = model.group(1).strip() if model else platform.processor() or platform.machine()
-    return (f"{cpu} ({os.cpu_count()} cores), {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, NumPy {np.__version__}, OpenCV {cv2.__version__}")
-
-
-def _write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of the results file (up to the next "## " heading), or append it."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

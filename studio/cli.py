@@ -29,7 +29,7 @@ from consent import (
 )
 from engine import PRESETS, EngineError
 from provenance import Output, ProvenanceError, SigningFailed, VerifyReport, describe, verify
-from provenance.disclosure import DisclosureStyle
+from provenance.disclosure import Corner, DisclosureStyle
 from studio.demo import run_demo
 from studio.pipeline import ENGINES, RenderRequest, render
 from studio.settings import Settings
@@ -295,6 +295,8 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
 @click.option("--size", type=int, default=512, show_default=True, help="Output frames are SIZE x SIZE pixels.")
 @click.option("--label", default=DisclosureStyle.caption, show_default=True,
               help="The visible caption shown for the first seconds.")
+@click.option("--label-corner", type=click.Choice([c.value for c in Corner]), default=DisclosureStyle.corner.value,
+              show_default=True, help="Where the small AI mark sits for the whole clip.")
 @click.option("--no-visible-label", is_flag=True, help="No visible caption or mark (the invisible watermark and "
               "the signed manifest stay: they cannot be turned off).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Makes a preset's motion reproducible.")
@@ -304,7 +306,7 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
 @json_option
 @click.pass_obj
 def render_command(settings: Settings, motion: str | None, landmarks: tuple[Path, ...], label: str,
-                   no_visible_label: bool, as_json: bool, **fields: object) -> None:
+                   label_corner: str, no_visible_label: bool, as_json: bool, **fields: object) -> None:
     """Render a labeled, signed talking-head video of consented source images.
 
     Exit 0 ok, 2 bad input, 3 consent refused; nothing is written at --out unless everything succeeded.
@@ -316,8 +318,8 @@ def render_command(settings: Settings, motion: str | None, landmarks: tuple[Path
     """
     if fields["driver"] is not None and motion is not None:
         raise click.UsageError("give --driver or --motion, not both")
-    request = RenderRequest(**fields, motion=motion or "talk", landmarks=landmarks or None,
-                            disclosure=None if no_visible_label else DisclosureStyle(caption=label))
+    disclosure = None if no_visible_label else DisclosureStyle(label, corner=Corner(label_corner))
+    request = RenderRequest(**fields, motion=motion or "talk", landmarks=landmarks or None, disclosure=disclosure)
     with settings.open_studio() as studio, _progress_bar("rendering") as progress:
         output = render(request, studio, progress)
     _print_output(output, as_json)

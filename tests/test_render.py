@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from consent import ConsentRevoked
 from engine import PRESETS
 from provenance import Verdict, verify
-from provenance.video import probe, write_mp4
+from provenance.video import probe, read_frames, write_mp4
 from studio.cli import cli
 from studio.pipeline import RenderRequest, render
 from studio.settings import Settings
@@ -183,6 +183,20 @@ def test_bad_input_exits_2_with_one_line(sitter, consented, tmp_path: Path, chan
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1 or "Usage:" in result.output
     assert not out.exists()
+
+
+def test_the_visible_label_is_configurable(sitter, consented, tmp_path: Path) -> None:
+    consented()
+    out = tmp_path / "custom.mp4"
+    result = sitter(*render_args(out), "--label", "Synthetic video", "--label-corner", "bottom-left",
+                    "--motion", "idle")
+    assert result.exit_code == 0, result.output
+    plain = tmp_path / "plain.mp4"
+    assert sitter(*render_args(plain), "--no-visible-label", "--motion", "idle").exit_code == 0
+    labeled, unlabeled = next(read_frames(out)).astype(int), next(read_frames(plain)).astype(int)
+    differs = np.abs(labeled - unlabeled).sum(axis=2) > 60
+    assert differs[400:490].any()  # the caption, low in the frame
+    assert differs[470:, :60].any() and not differs[:60, 450:].any()  # the mark bottom-left, none top-right
 
 
 def test_no_visible_label_still_watermarks_and_signs(sitter, consented, tmp_path: Path) -> None:
