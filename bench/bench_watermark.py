@@ -14,8 +14,6 @@ writes it into bench/RESULTS.md as the "## Watermark" section (other sections ar
 import argparse
 import datetime
 import os
-import platform
-import re
 import statistics
 import tempfile
 import time
@@ -25,12 +23,12 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from results import RESULTS, machine, write_section
 
 from provenance.video import read_frames, write_mp4
 from provenance.watermark import ALGORITHM, MIN_PSNR_DB, Watermarker, read_watermark, watermark_frames
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 FPS = 25
 CLIP_SECONDS = 4
 RNG = np.random.default_rng(2024)
@@ -239,7 +237,7 @@ def library_reference(frames: list[np.ndarray], work: Path) -> list[tuple[str, f
     path = work / "reference.mp4"
     write_mp4(marked, path, FPS, crf=18)
     delivered = list(read_frames(path))
-    results = []
+    table = []
     for attack in ("none (CRF 18 output)", "H.264 CRF 28", "downscale 0.5x", "center crop 90%"):
         attacked = list(read_frames(attacked_file(delivered, attack, path, work)))
         bits = []
@@ -249,19 +247,11 @@ def library_reference(frames: list[np.ndarray], work: Path) -> list[tuple[str, f
             bits.append(np.array(decoder.decode(np.ascontiguousarray(frame[:, :, ::-1]), "dwtDctSvd"), dtype=int))
         bits = np.array(bits)
         vote = (bits.mean(axis=0) > 0.5).astype(int)
-        results.append((attack, ms, float((bits == payload).mean()), float((vote == payload).mean())))
-    return results
+        table.append((attack, ms, float((bits == payload).mean()), float((vote == payload).mean())))
+    return table
 
 
 # report
-
-
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown CPU")
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, no GPU; Python {platform.python_version()}, "
-            f"numpy {np.__version__}, opencv {cv2.__version__}, PyAV {av.__version__}")
 
 
 def report(rows: list[dict], frames_fp: tuple[int, int], psnr_min: float, embed_ms: dict[str, float],
@@ -269,7 +259,8 @@ def report(rows: list[dict], frames_fp: tuple[int, int], psnr_min: float, embed_
     lines = [
         "## Watermark",
         "",
-        f"`bench/bench_watermark.py`, {datetime.date.today().isoformat()}, {machine()}.",
+        f"`bench/bench_watermark.py`, {datetime.date.today().isoformat()}, {machine()}, no GPU; numpy "
+        f"{np.__version__}, OpenCV {cv2.__version__}, PyAV {av.__version__}.",
         f"Algorithm `{ALGORITHM}`; {clip_count} test clips (2 driving + 9 talking fixture videos, first "
         f"{CLIP_SECONDS} s at native size; 5 portraits animated with a sway). Every attack ends in a fresh "
         "H.264 encode of the CRF 18 output (CRF 23 unless stated). Bench run took "
@@ -310,14 +301,6 @@ def report(rows: list[dict], frames_fp: tuple[int, int], psnr_min: float, embed_
         ]
         lines += [f"| {attack} | {frame:.3f} | {vote:.3f} |" for attack, _, frame, vote in reference]
     return "\n".join(lines) + "\n"
-
-
-def write_section(section: str) -> None:
-    """Replace (or append) the "## Watermark" section of bench/RESULTS.md, keeping the others."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Watermark\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    RESULTS.write_text(text.rstrip() + "\n")
 
 
 def main() -> None:
