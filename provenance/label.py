@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ from provenance.manifest import ManifestContent, sign_video
 from provenance.registry import Registry
 from provenance.video import write_mp4
 from provenance.watermark import ALGORITHM, format_watermark_id, new_watermark_id, watermark_frames
+
+WORK_PREFIX = ".sitter-"  # a render's private work folder beside its output
+STALE_SECONDS = 3600  # a work folder untouched this long belongs to a render that died
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,10 @@ def label_and_sign(
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_abandoned(out_path.parent)
     wm_id = _unused_watermark_id(registry)
     output_id = f"sitter-{secrets.token_hex(8)}"
-    work = Path(tempfile.mkdtemp(prefix=".sitter-", dir=out_path.parent))
+    work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=out_path.parent))
     registered = False
     try:
         unsigned, signed = work / "unsigned.mp4", work / "signed.mp4"
@@ -97,6 +102,17 @@ def label_and_sign(
 
 
 # helpers
+
+
+def _sweep_abandoned(folder: Path) -> None:
+    """Remove the work folders of renders that died without cleaning up (killed, power cut).
+
+    Only folders untouched for STALE_SECONDS: a render still running beside this one keeps writing.
+    """
+    cutoff = time.time() - STALE_SECONDS
+    for work in folder.glob(f"{WORK_PREFIX}*"):
+        if work.is_dir() and work.stat().st_mtime < cutoff:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _unused_watermark_id(registry: Registry) -> int:

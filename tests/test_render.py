@@ -154,6 +154,10 @@ def test_killing_the_render_process_leaves_no_file(consented, env: dict[str, str
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not out.exists()
+    abandoned = next(out.parent.glob(".sitter-*"))
+    os.utime(abandoned, (time.time() - 7200, time.time() - 7200))  # two hours later, the next render
+    assert CliRunner().invoke(cli, [*map(str, render_args(out))], env=env).exit_code == 0
+    assert [p.name for p in out.parent.iterdir()] == ["killed.mp4"]  # published, the dead render's folder swept
 
 
 @pytest.mark.parametrize(
