@@ -134,8 +134,8 @@ class Ledger:
         """
         now = now or _now()
         subject = _parse_kind(kind)
-        name, grantor, operator = (_required(v, what) for v, what in
-                                   ((name, "name"), (grantor, "grantor"), (operator, "operator")))
+        name, grantor = _required(name, "name"), _required(grantor, "grantor")
+        operator = _required(operator, "operator")
         if subject is SubjectKind.ARTWORK and artwork is None:
             raise InvalidInput("an artwork record needs its title, creator and rights status")
         if subject is SubjectKind.PERSON and artwork is not None:
