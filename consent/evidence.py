@@ -19,10 +19,9 @@ class EvidenceStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
-    def put(self, record_id: str, source: Path | str) -> str:
-        """Copy `source` in under `record_id` and return its SHA-256."""
+    def put(self, record_id: str, source: Path | str, digest: str) -> None:
+        """Copy `source` (whose SHA-256 is `digest`, from `file_sha256`) in under `record_id`."""
         source = Path(source)
-        digest = file_sha256(source)
         folder = self.root / record_id
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = folder / f"{digest}{source.suffix.lower()}"
@@ -30,7 +29,6 @@ class EvidenceStore:
         shutil.copyfile(source, tmp)
         os.chmod(tmp, 0o600)
         os.replace(tmp, target)
-        return digest
 
     def remove(self, record_id: str) -> None:
         shutil.rmtree(self.root / record_id, ignore_errors=True)

@@ -150,7 +150,7 @@ class Ledger:
             raise InvalidInput("this ledger was opened without an evidence store")
 
         record_id = secrets.token_hex(8)
-        self.evidence.put(record_id, evidence)
+        self.evidence.put(record_id, evidence, evidence_sha)
         try:
             with self._atomic() as conn:
                 ref = self._store_personal(conn, record_id, {"subject": name, "grantor": grantor,

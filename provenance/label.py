@@ -11,7 +11,6 @@ re-checks the consent grant and logs the use there, so a revocation that landed 
 the output from appearing.
 """
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -27,7 +26,7 @@ from consent import Grant, SourceImage
 from provenance.keys import StudioSigner
 from provenance.manifest import ManifestContent, sign_video
 from provenance.registry import Registry
-from provenance.video import write_mp4
+from provenance.video import file_sha256, write_mp4
 from provenance.watermark import ALGORITHM, format_watermark_id, new_watermark_id, watermark_frames
 
 WORK_PREFIX = ".sitter-"  # a render's private work folder beside its output
@@ -85,7 +84,7 @@ def label_and_sign(
             engine_version=engine_version,
         )
         store = sign_video(unsigned, signed, content, signer)
-        output = Output(out_path, output_id, content.watermark_id, _sha256(signed), count, len(store))
+        output = Output(out_path, output_id, content.watermark_id, file_sha256(signed), count, len(store))
         registry.register(watermark_id=output.watermark_id, manifest=store, output_id=output_id,
                           record_id=grant.record_id, engine=engine, sha256=output.sha256)
         registered = True
@@ -121,8 +120,3 @@ def _unused_watermark_id(registry: Registry) -> int:
         wm_id = new_watermark_id()
         if registry.find(format_watermark_id(wm_id)) is None:
             return wm_id
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()

@@ -15,7 +15,6 @@ A verifier needs no consent database or registry: without them those parts say "
 `verify` raises only when the clip cannot be examined at all (UnreadableMedia).
 """
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from consent import Ledger, RecordNotFound
 from provenance.errors import ManifestInvalid
 from provenance.manifest import ManifestReport, read_manifest
 from provenance.registry import Registry
-from provenance.video import VideoInfo, probe
+from provenance.video import VideoInfo, file_sha256, probe
 from provenance.watermark import WatermarkReading, format_watermark_id, read_watermark
 
 UNTRUSTED = "signingCredential.untrusted"  # a valid signature from a signer the verifier was not told to trust
@@ -165,6 +164,4 @@ def _summary(verdict: Verdict, cited: ManifestReport | None, consent: dict) -> s
 
 
 def _file(path: Path, info: VideoInfo) -> dict:
-    with path.open("rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    return {"sha256": digest, "bytes": path.stat().st_size, **asdict(info)}
+    return {"sha256": file_sha256(path), "bytes": path.stat().st_size, **asdict(info)}

@@ -4,6 +4,7 @@ Frames are RGB uint8 arrays of shape (H, W, 3) everywhere in Sitter. Output is H
 (what every player and browser plays), so width and height must be even.
 """
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -47,6 +48,12 @@ def write_mp4(frames: Iterable[np.ndarray], path: Path | str, fps: float, *, crf
         for packet in stream.encode():
             container.mux(packet)
     return count
+
+
+def file_sha256(path: Path | str) -> str:
+    """SHA-256 of a whole file, streamed: what the registry and a verify report identify a clip by."""
+    with Path(path).open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def probe(path: Path | str) -> VideoInfo:
