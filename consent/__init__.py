@@ -13,7 +13,7 @@ from consent.errors import (
     SourceNotCovered,
     UnreadableImage,
 )
-from consent.gate import Grant, authorize
+from consent.gate import Grant, authorize, covering
 from consent.keys import LedgerKey
 from consent.ledger import Fault, Ledger
 from consent.receipt import receipt, verify_receipt
@@ -44,6 +44,7 @@ __all__ = [
     "SubjectKind",
     "UnreadableImage",
     "authorize",
+    "covering",
     "fingerprint",
     "receipt",
     "verify_receipt",

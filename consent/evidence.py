@@ -1,8 +1,9 @@
-"""The evidence store: the signed consent forms and consent videos behind each record.
+"""The evidence store: the signed consent forms and consent videos behind each record, and its images.
 
 The ledger keeps only an evidence file's SHA-256; the file itself is copied here, one folder per
 record, so that erasing a record's personal data can delete its evidence too without touching any
-other record's.
+other record's. The source images a record covers are kept in its `sources/` subfolder for the same
+reason: a face is personal data, and the studio renders a record's images again without re-uploading.
 """
 
 import hashlib
@@ -19,10 +20,10 @@ class EvidenceStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
-    def put(self, record_id: str, source: Path | str, digest: str) -> None:
-        """Copy `source` (whose SHA-256 is `digest`, from `file_sha256`) in under `record_id`."""
+    def put(self, record_id: str, source: Path | str, digest: str, *, under: str = "") -> None:
+        """Copy `source` in under `record_id` (and its subfolder `under`), named by its `digest`."""
         source = Path(source)
-        folder = self.root / record_id
+        folder = self.root / record_id / under
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = folder / f"{digest}{source.suffix.lower()}"
         tmp = folder / f".{target.name}.tmp"
@@ -33,9 +34,9 @@ class EvidenceStore:
     def remove(self, record_id: str) -> None:
         shutil.rmtree(self.root / record_id, ignore_errors=True)
 
-    def files(self, record_id: str) -> list[Path]:
-        folder = self.root / record_id
-        return sorted(folder.iterdir()) if folder.is_dir() else []
+    def files(self, record_id: str, *, under: str = "") -> list[Path]:
+        folder = self.root / record_id / under
+        return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
 def file_sha256(path: Path) -> str:

@@ -65,9 +65,8 @@ def authorize(
     if not sources:
         raise InvalidInput("at least one source image is needed")
     images = tuple(fingerprint(s) for s in sources)
-    hashes = {i.sha256 for i in images}
     candidates = [ledger.get(record_id)] if record_id else ledger.records()
-    covering = [r for r in candidates if r.covers(hashes)]
+    covering = [r for r in candidates if r.covers({i.sha256 for i in images})]
     if not covering:
         raise SourceNotCovered(_not_covered(record_id, candidates, images))
     refusals = []
@@ -77,6 +76,13 @@ def authorize(
             return Grant(record.record_id, record.grant_hash, wanted, operator.strip(), images, now, ledger)
         refusals.append(refusal)
     raise refusals[0]
+
+
+def covering(ledger: Ledger, sources: Sequence[Path | str]) -> list[Record]:
+    """Every record that covers all of `sources` together, whatever its status: what the studio offers to
+    render under, and, for records that no longer allow a use, the reason why (`Record.refusal`)."""
+    hashes = {fingerprint(s).sha256 for s in sources}
+    return [r for r in ledger.records() if r.covers(hashes)] if hashes else []
 
 
 # helpers

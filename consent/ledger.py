@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from consent.gate import Grant
 
 GENESIS = "0" * 64
+SOURCES = "sources"  # the evidence subfolder holding a record's source images
 
 metadata = MetaData()
 
@@ -144,13 +145,16 @@ class Ledger:
         expiry = _parse_expiry(expires, now)
         if not images:
             raise InvalidInput("a consent record must cover at least one source image")
-        sources = _unique(fingerprint(p) for p in images)
+        images = {fingerprint(p): Path(p) for p in images}  # one copy per distinct picture
+        sources = tuple(images)
         evidence_sha = file_sha256(Path(evidence))
         if self.evidence is None:
             raise InvalidInput("this ledger was opened without an evidence store")
 
         record_id = secrets.token_hex(8)
         self.evidence.put(record_id, evidence, evidence_sha)
+        for source, path in images.items():
+            self.evidence.put(record_id, path, source.sha256, under=SOURCES)
         try:
             with self._atomic() as conn:
                 ref = self._store_personal(conn, record_id, {"subject": name, "grantor": grantor,
@@ -225,6 +229,10 @@ class Ledger:
         """The record with this id; RecordNotFound when there is none."""
         with self._engine.connect() as conn:
             return self._load(conn, record_id)
+
+    def source_images(self, record_id: str) -> list[Path]:
+        """The copies of the images a record covers, kept with its evidence; [] once erased."""
+        return self.evidence.files(record_id, under=SOURCES) if self.evidence is not None else []
 
     def records(self) -> list[Record]:
         """Every record, newest first."""
@@ -378,10 +386,6 @@ def _parse_expiry(expires: date | str, now: datetime) -> date:
     if expires < now.date():
         raise InvalidInput(f"expiry {expires.isoformat()} is in the past")
     return expires
-
-
-def _unique(sources: "Iterator[SourceImage]") -> tuple[SourceImage, ...]:
-    return tuple({s.sha256: s for s in sources}.values())
 
 
 def _event(row: "dict") -> dict:

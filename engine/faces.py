@@ -18,6 +18,7 @@ where detection is poor, landmarks are imported instead, in the format of the sh
 import json
 import logging
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,18 +199,23 @@ class Detector:
         self.device = device
         self.download = download
         self._net = None
+        self._loading = threading.Lock()  # the studio shares one detector between its users' sessions
 
     def load(self) -> "Detector":
         """Load the networks now, if not yet loaded; WeightsMissing if their files are not to be had."""
-        if self._net is None:
-            import face_alignment  # ~1 s with numba and scikit-image: paid only when detection is needed
-            import torch
-
-            _ensure_weights(self.download)
-            self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            self._net = face_alignment.FaceAlignment(
-                face_alignment.LandmarksType.TWO_D, device=self.device, face_detector="sfd", compile=False)
+        with self._loading:
+            if self._net is None:
+                self._net = self._open()
         return self
+
+    def _open(self) -> object:
+        import face_alignment  # ~1 s with numba and scikit-image: paid only when detection is needed
+        import torch
+
+        _ensure_weights(self.download)
+        self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return face_alignment.FaceAlignment(
+            face_alignment.LandmarksType.TWO_D, device=self.device, face_detector="sfd", compile=False)
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
         """Every face's (68, 2) landmarks in an RGB uint8 image, largest face first; [] when there is none."""

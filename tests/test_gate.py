@@ -22,6 +22,7 @@ from consent import (
     SourceNotCovered,
     UnreadableImage,
     authorize,
+    covering,
 )
 
 
@@ -46,6 +47,17 @@ def test_images_covered_only_by_different_records_are_refused(ledger: Ledger, ad
     add(images[1:2])
     with pytest.raises(SourceNotCovered, match="in different records"):
         authorize(ledger, images[:2], "marketing", "alice")
+
+
+def test_covering_lists_every_record_holding_all_the_images_whatever_its_status(
+    ledger: Ledger, add, images: list[Path]
+) -> None:
+    both = add(images[:2])
+    first_only = add(images[:1])
+    ledger.revoke(both.record_id, reason="withdrawn", operator="alice")
+    assert {r.record_id for r in covering(ledger, images[:1])} == {both.record_id, first_only.record_id}
+    assert [r.record_id for r in covering(ledger, images[:2])] == [both.record_id]
+    assert covering(ledger, images[2:]) == []
 
 
 def test_a_named_record_must_itself_cover_the_images(ledger: Ledger, add, images: list[Path]) -> None:

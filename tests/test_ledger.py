@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from consent import (
     Artwork,
@@ -19,6 +20,7 @@ from consent import (
     Rights,
     Status,
     authorize,
+    fingerprint,
     receipt,
     verify_receipt,
 )
@@ -115,16 +117,29 @@ def test_the_gate_refuses_a_record_whose_rows_were_altered(busy: Ledger, tmp_pat
         authorize(busy, images[:1], "marketing", "tester")
 
 
+def test_a_record_keeps_one_copy_of_each_picture_it_covers(ledger: Ledger, add, images: list[Path],
+                                                           tmp_path: Path) -> None:
+    again = tmp_path / "again.bmp"  # the first image re-saved losslessly: the same picture
+    Image.open(images[0]).save(again)
+    record = add([images[0], again, images[1]])
+    kept = ledger.source_images(record.record_id)
+    assert len(record.sources) == len(kept) == 2
+    assert {fingerprint(p).sha256 for p in kept} == {s.sha256 for s in record.sources}
+    assert authorize(ledger, kept, "marketing", "tester").record_id == record.record_id
+
+
 def test_erase_removes_personal_data_and_evidence_and_the_chain_still_verifies(
     ledger: Ledger, add, images: list[Path], tmp_path: Path
 ) -> None:
     record = add(images[:1], contact="ada@example.org")
     ledger.revoke(record.record_id, reason="moved away", operator="tester")
     assert ledger.evidence.files(record.record_id)
+    assert ledger.source_images(record.record_id)
     erased = ledger.erase(record.record_id, operator="tester")
     assert erased.personal is None and erased.revoke_reason is None
     assert erased.status(datetime.now(UTC)) is Status.ERASED
     assert ledger.evidence.files(record.record_id) == []
+    assert ledger.source_images(record.record_id) == []
     with _sql(tmp_path) as db:
         assert db.execute("SELECT count(*) FROM personal_data").fetchone()[0] == 0
         dump = "\n".join(db.iterdump())
