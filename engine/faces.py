@@ -148,6 +148,14 @@ def load_landmarks(source: Path | str | np.ndarray, image_size: tuple[int, int] 
     return [_points(face, f"face {i}", path) for i, face in enumerate(data["faces"])]
 
 
+def save_landmarks(path: Path | str, faces: list[np.ndarray], image_size: tuple[int, int]) -> None:
+    """Write faces' landmarks as the JSON `load_landmarks` reads (iBUG 68, pixels of a `image_size` image)."""
+    width, height = image_size
+    data = {"convention": "ibug68", "width": width, "height": height,
+            "faces": [np.round(np.asarray(face, np.float64), 2).tolist() for face in faces]}
+    Path(path).write_text(json.dumps(data))
+
+
 def read_track(path: Path | str) -> Track:
     """A driving face's landmark track from a video JSON file (one entry per frame, null where no face)."""
     path = Path(path)

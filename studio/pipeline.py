@@ -42,7 +42,7 @@ class RenderRequest:
     motion: str = "talk"
     driver: Path | None = None
     driver_landmarks: Path | None = None  # the driver's landmark track, instead of detecting it in the video
-    landmarks: tuple[Path, ...] | None = None  # one JSON per source, for faces detection misses
+    landmarks: tuple[Path | None, ...] | None = None  # one JSON (or None: detect) per source
     engine: str = "warp"
     seconds: float = 6.0  # a preset's length; a driver runs its own length, at most this long
     fps: float = 25.0

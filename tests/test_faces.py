@@ -25,7 +25,7 @@ from engine import (
     read_track,
     track_video,
 )
-from engine.faces import choose_face, face_frame
+from engine.faces import choose_face, face_frame, save_landmarks
 
 DATA = Path(__file__).parent / "data"
 
@@ -70,6 +70,15 @@ def test_a_missing_image_and_a_wrong_array_are_refused(tmp_path: Path) -> None:
 def test_landmarks_are_read_from_the_fixture_format() -> None:
     faces = load_landmarks(DATA / "einstein_photo.landmarks.json", (375, 500))
     assert len(faces) == 1 and faces[0].shape == (68, 2) and faces[0].dtype == np.float32
+
+
+def test_saved_landmarks_load_back_for_the_same_image_size_only(tmp_path: Path) -> None:
+    face = load_landmarks(DATA / "einstein_photo.landmarks.json")[0] + np.float32(1.5)  # a nudged copy
+    path = tmp_path / "nudged.json"
+    save_landmarks(path, [face], (375, 500))
+    np.testing.assert_allclose(load_landmarks(path, (375, 500))[0], face, atol=0.005)
+    with pytest.raises(BadLandmarks, match="made for a 375x500 image"):
+        load_landmarks(path, (500, 375))
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,91 @@
+"""Verify page: anyone uploads a clip and reads, in plain words, whether Sitter made it and under what
+consent; then the C2PA details, the watermark over time, the manifest recovered through the registry when
+the file's own was stripped, and the whole report as JSON. Needs no login and no consent database.
+"""
+
+import json
+
+import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+from provenance import Verdict, VerifyReport, verify
+from studio.app.common import VIDEOS, lookup, reported, save, settings, uploader, workspace
+
+BANNERS = {
+    Verdict.LABELED: st.success,
+    Verdict.LABELED_STRIPPED: st.warning,
+    Verdict.WATERMARK_ONLY: st.warning,
+    Verdict.TAMPERED: st.error,
+    Verdict.UNLABELED: st.info,
+}
+
+
+def examine(upload: UploadedFile) -> VerifyReport:
+    """Verify once per upload: the report is kept for the session, so the page's own reruns are instant."""
+    reports = st.session_state.setdefault("reports", {})
+    if upload.file_id not in reports:
+        registry, ledger = lookup()
+        with workspace() as folder, st.spinner("Reading the manifest and the watermark…"):
+            clip = save([upload], VIDEOS, folder)[0]
+            reports[upload.file_id] = verify(clip, trust_anchors=settings().known_trust_anchors(),
+                                             registry=registry, ledger=ledger)
+    return reports[upload.file_id]
+
+
+def show(report: VerifyReport) -> None:
+    BANNERS[report.verdict](f"**{report.verdict.value}**: {report.summary}")
+    file, c2pa = report.file, report.manifest
+    st.caption(f"{file['width']}x{file['height']}, {file['frames']} frames at {file['fps']:g} fps, "
+               f"{file['bytes'] / 1e6:.1f} MB, sha256 {file['sha256'][:16]}…")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("C2PA manifest")
+        if c2pa.present:
+            st.markdown(_manifest_text(c2pa.to_dict()))
+        else:
+            st.markdown("None in the file (never signed, or stripped).")
+        recovered = report.registry["manifest"]
+        if recovered:
+            st.subheader("Recovered through the watermark")
+            st.markdown(_manifest_text(recovered))
+    with right:
+        st.subheader("Invisible watermark")
+        mark = report.watermark
+        st.markdown(f"{'Found, id ' + report.binding['watermark_id'] if mark.found else 'Not found'}; "
+                    f"confidence {mark.confidence:.2f}; {mark.frames_decoded} of {mark.frames_examined} sampled "
+                    f"frames decode on their own.")
+        if mark.per_frame_scores:
+            st.line_chart(_scores_over_time(report), x="seconds", y="bit accuracy", height=220)
+    st.download_button("Download the report (JSON)", json.dumps(report.to_dict(), indent=2),
+                       file_name="sitter-verify-report.json", mime="application/json", key="report_json")
+    with st.expander("The report as JSON"):
+        st.json(report.to_dict())
+
+
+def _manifest_text(c2pa: dict) -> str:
+    rows = {
+        "validation": f"{c2pa['validation_state']}{'' if c2pa['trusted'] else ' (signer not in the trust list)'}",
+        "signer": f"{c2pa['signer'] or '-'} ({c2pa['issuer'] or '-'})",
+        "made by": f"{c2pa['engine'] or '-'}, {(c2pa['digital_source_type'] or '-').rsplit('/', 1)[-1]}",
+        "source images": str(len(c2pa["ingredients"])),
+        "consent": (c2pa["consent"] or {}).get("record_id") or "-",
+        "watermark": c2pa["watermark_id"] or "-",
+    }
+    if c2pa["failures"]:
+        rows["failures"] = ", ".join(c2pa["failures"])
+    return "\n".join(f"- **{name}**: {value}" for name, value in rows.items())
+
+
+def _scores_over_time(report: VerifyReport) -> dict[str, list[float]]:
+    """The sampled frames are spread evenly over the clip: place each score at its time."""
+    scores, duration = report.watermark.per_frame_scores, report.file["duration"] or 0.0
+    return {"seconds": [round((i + 0.5) * duration / len(scores), 2) for i in range(len(scores))],
+            "bit accuracy": scores}
+
+
+st.title("Verify")
+st.caption("Check any clip: was it made with Sitter, is its label intact, and does its consent still hold?")
+uploads = uploader(VIDEOS, "A video clip", key="clip")
+if uploads:
+    with reported():
+        show(examine(uploads[0]))
