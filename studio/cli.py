@@ -351,6 +351,32 @@ def demo_command(settings: Settings, seconds: float, operator: str, as_json: boo
     click.echo(_report_text(result.report))
 
 
+@cli.command("studio")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="The interface to listen on; 0.0.0.0 for every one (behind a reverse proxy).")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
+              help="The data directory (default: $SITTER_HOME, or ~/.sitter).")
+@click.pass_context
+def studio_command(ctx: click.Context, port: int, address: str, home: Path | None) -> None:
+    """Start the web studio (Consent, Create, Verify, Audit) and serve it until stopped with Ctrl-C.
+
+    Example:
+
+        sitter studio --port 8501 --home /srv/sitter
+    """
+    from studio.app.server import command  # imports Streamlit: only for this command
+
+    env = dict(os.environ)
+    if home is not None:
+        env["SITTER_HOME"] = str(home.expanduser().resolve())
+    if ctx.find_root().params.get("db_url"):
+        env["SITTER_DB_URL"] = ctx.obj.database_url
+    argv = command(port, address)
+    click.echo(f"Sitter studio on http://{address}:{port} (data in {env.get('SITTER_HOME', ctx.obj.home)})")
+    os.execve(argv[0], argv, env)
+
+
 # verify and keys
 
 @cli.command("verify")
