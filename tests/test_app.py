@@ -167,11 +167,23 @@ def test_a_render_in_the_page_comes_out_labeled_and_offered_for_download(page, l
     assert not at.error, texts(at, "error")
     [video] = settings.outputs_dir.glob("*.mp4")
     [download] = at.get("download_button")
-    assert download.proto.label == "Download the video"
+    assert download.proto.label == "Download the video" and at.get("video")
     assert "Labeled and signed" in texts(at, "success")
     report = verify(video, trust_anchors=settings.known_trust_anchors())
     assert report.verdict is Verdict.LABELED and report.consent["record_id"] == record_id
     assert ledger.get(record_id).uses == 1 and ledger.events()[-1]["body"]["operator"] == "desk-1"
+
+
+def test_imported_landmarks_can_be_nudged_before_rendering(page, consented) -> None:
+    consented()
+    at = render_page(page)
+    imported = at.dataframe[0].value
+    at.slider(key="nudge_x").set_value(10)
+    at.slider(key="nudge_scale").set_value(1.1)
+    nudged = at.run().dataframe[0].value
+    centre = imported["x"].mean()
+    expected = ((imported["x"] - centre) * 1.1 + centre + 10).round(1)
+    assert (nudged["x"] - expected).abs().max() <= 0.15 and nudged["x"][0] != imported["x"][0]
 
 
 def test_a_records_kept_images_render_under_the_local_operator_name(page, ledger: Ledger, consented,
