@@ -3,10 +3,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-# Debian packages Sitter uses at run time (espeak-ng: `render --say`), and those only the tests need (the
-# browser test's Chromium).
+# Debian packages Sitter uses at run time (espeak-ng: `render --say`), and those only the tests need
+# (Chromium for the browser test, the PostgreSQL server the store tests start a throwaway cluster of).
 RUN_PACKAGES := espeak-ng
-TEST_PACKAGES := chromium
+TEST_PACKAGES := chromium postgresql
 
 # Install the Debian packages in $(1) that are missing, where this machine can (root with apt-get);
 # elsewhere say which are missing: the features that need them say how to get them, the tests skip.

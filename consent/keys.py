@@ -5,12 +5,15 @@ the public key can check the ledger and a subject's receipt; only the studio can
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+VERIFIED_MEMORY = 100_000  # pairs remembered (about 35 MB at most), then forgotten all at once
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,10 @@ class LedgerKey:
 
     public: Ed25519PublicKey
     private: Ed25519PrivateKey | None = None
+    # (message, signature) pairs already verified: every read of a record re-checks its rows, and a verify
+    # costs ~0.1 ms, which a record with hundreds of uses would pay on every render. A changed row has a
+    # different message or signature, so it is checked afresh.
+    _verified: set[tuple[bytes, str]] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @classmethod
     def load_or_create(cls, path: Path | str) -> "LedgerKey":
@@ -51,10 +58,15 @@ class LedgerKey:
         return self.private.sign(message).hex()
 
     def verifies(self, message: bytes, signature_hex: str) -> bool:
+        if (message, signature_hex) in self._verified:
+            return True
         try:
             self.public.verify(bytes.fromhex(signature_hex), message)
         except (InvalidSignature, ValueError):
             return False
+        if len(self._verified) >= VERIFIED_MEMORY:
+            self._verified.clear()
+        self._verified.add((message, signature_hex))
         return True
 
     def public_pem(self) -> str:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, select
 
-from consent.database import connect
+from consent.database import connect, create_tables, serialize
 from consent.errors import InvalidInput, LedgerTampered, RecordNotFound
 from consent.evidence import EvidenceStore, file_sha256
 from consent.keys import LedgerKey
@@ -101,7 +101,7 @@ class Ledger:
         self.key = key
         self.evidence = EvidenceStore(evidence_dir) if evidence_dir is not None else None
         self._engine = connect(url)
-        metadata.create_all(self._engine)
+        create_tables(self._engine, metadata)
 
     def __enter__(self) -> "Ledger":
         return self
@@ -274,8 +274,9 @@ class Ledger:
 
     @contextmanager
     def _atomic(self) -> Iterator[Connection]:
-        """One write transaction; on SQLite it holds the database's write lock from its first read."""
+        """One write transaction, the only one appending to the chain until it ends (consent.database)."""
         with self._engine.begin() as conn:
+            serialize(conn)
             yield conn
 
     def _append(self, conn: Connection, record_id: str, kind: str, body: dict, now: datetime) -> None:

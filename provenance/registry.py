@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from consent.database import connect
+from consent.database import connect, create_tables
 from provenance.errors import RegistryMiss
 
 metadata = MetaData()
@@ -67,7 +67,7 @@ class Registry:
         if not url:
             raise ValueError("Registry needs a database URL, e.g. sqlite:///path/to/sitter.db")
         self._engine = connect(url)
-        metadata.create_all(self._engine)
+        create_tables(self._engine, metadata)
 
     def __enter__(self) -> "Registry":
         return self

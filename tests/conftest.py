@@ -1,11 +1,13 @@
 """Shared fixtures: a throwaway ledger, real portraits, an evidence file."""
 
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from postgres import Cluster, binaries
 
 from consent import Ledger, LedgerKey
 from provenance import StudioSigner, development_signer
@@ -41,9 +43,38 @@ def evidence(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the session, or a skip saying why there is none (a failure where
+    SITTER_REQUIRE_POSTGRES is set: .ci/run sets it, so CI never skips the PostgreSQL store tests)."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        reason = "no PostgreSQL server binaries (apt-get install postgresql)"
+        if os.environ.get("SITTER_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL store tests required but {reason}")
+        pytest.skip(reason)
+    cluster = Cluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def ledger(tmp_path: Path):
-    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", LedgerKey.generate(), tmp_path / "evidence") as ledger:
+def db_url(tmp_path: Path) -> str:
+    """The studio database for a test: SQLite, except in the store tests, which take `store_url`."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store backend in turn: a SQLite file, and a fresh database on the throwaway PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return request.getfixturevalue("postgres").create_database()
+
+
+@pytest.fixture
+def ledger(db_url: str, tmp_path: Path):
+    with Ledger(db_url, LedgerKey.generate(), tmp_path / "evidence") as ledger:
         yield ledger
 
 

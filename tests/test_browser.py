@@ -8,7 +8,6 @@ skips and says why, except where SITTER_REQUIRE_BROWSER is set (.ci/run sets it)
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from servers import free_port
 
 from provenance import Verdict, verify
 from studio.settings import Settings
@@ -58,7 +58,7 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def studio_url(home: Path) -> Iterator[str]:
     """`sitter studio` started as a user would, on a free port, stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SITTER_DB_URL": "", "SITTER_OPERATOR": "desk-e2e"}
     sitter = Path(sys.executable).with_name("sitter")
     server = subprocess.Popen([str(sitter), "studio", "--port", str(port), "--home", str(home)], env=env,
@@ -153,12 +153,6 @@ def _pick(page: "Page", label: str, option: str) -> None:
     page.locator('[data-testid="stMultiSelect"]').filter(has_text=label).click()
     page.get_by_role("option", name=option).click()
     page.keyboard.press("Escape")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 60) -> None:

@@ -2,12 +2,14 @@
 
 import json
 import multiprocessing
-import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from consent import (
     Artwork,
@@ -26,6 +28,12 @@ from consent import (
 )
 
 COLUMNS = ["seq", "record_id", "kind", "at", "body", "prev_hash", "hash", "signature"]
+
+
+@pytest.fixture
+def db_url(store_url: str) -> str:
+    """Every test here runs on each store backend: SQLite and PostgreSQL."""
+    return store_url
 
 
 @pytest.fixture
@@ -67,52 +75,54 @@ def test_a_fresh_ledger_verifies(busy: Ledger) -> None:
 
 @pytest.mark.parametrize("column", COLUMNS)
 @pytest.mark.parametrize("seq", [1, 3, 6])
-def test_changing_any_column_of_any_row_is_caught(busy: Ledger, tmp_path: Path, column: str, seq: int) -> None:
-    with _sql(tmp_path) as db:
-        value = db.execute(f"SELECT {column} FROM ledger_events WHERE seq = ?", (seq,)).fetchone()[0]
-        db.execute(f"UPDATE ledger_events SET {column} = ? WHERE seq = ?", (_altered(value), seq))
+def test_changing_any_column_of_any_row_is_caught(busy: Ledger, db_url: str, column: str, seq: int) -> None:
+    with _sql(db_url) as db:
+        value = db.execute(text(f"SELECT {column} FROM ledger_events WHERE seq = :seq"), {"seq": seq}).scalar()
+        db.execute(text(f"UPDATE ledger_events SET {column} = :value WHERE seq = :seq"),
+                   {"value": _altered(value), "seq": seq})
     fault = busy.verify()
     assert fault is not None and fault.seq == seq, fault
 
 
 @pytest.mark.parametrize("seq", [1, 3, 6])
-def test_deleting_a_row_is_caught(busy: Ledger, tmp_path: Path, seq: int) -> None:
-    with _sql(tmp_path) as db:
-        db.execute("DELETE FROM ledger_events WHERE seq = ?", (seq,))
+def test_deleting_a_row_is_caught(busy: Ledger, db_url: str, seq: int) -> None:
+    with _sql(db_url) as db:
+        db.execute(text("DELETE FROM ledger_events WHERE seq = :seq"), {"seq": seq})
     fault = busy.verify()
     assert fault is not None and fault.seq == seq and "missing" in fault.reason
 
 
-def test_swapping_two_rows_is_caught(busy: Ledger, tmp_path: Path) -> None:
-    with _sql(tmp_path) as db:  # rows 2 and 5 trade places, each keeping its position number
-        rows = {r[0]: r[1:] for r in db.execute("SELECT * FROM ledger_events WHERE seq IN (2, 5)")}
-        db.execute("DELETE FROM ledger_events WHERE seq IN (2, 5)")
+def test_swapping_two_rows_is_caught(busy: Ledger, db_url: str) -> None:
+    columns = ", ".join(COLUMNS)
+    with _sql(db_url) as db:  # rows 2 and 5 trade places, each keeping its position number
+        rows = {r["seq"]: dict(r) for r in db.execute(
+            text(f"SELECT {columns} FROM ledger_events WHERE seq IN (2, 5)")).mappings()}
+        db.execute(text("DELETE FROM ledger_events WHERE seq IN (2, 5)"))
         for seq, other in ((2, 5), (5, 2)):
-            db.execute("INSERT INTO ledger_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (seq, *rows[other]))
+            db.execute(text(f"INSERT INTO ledger_events ({columns}) VALUES ({', '.join(':' + c for c in COLUMNS)})"),
+                       {**rows[other], "seq": seq})
     fault = busy.verify()
     assert fault is not None and fault.seq == 2
 
 
-def test_a_forged_head_is_caught(busy: Ledger, tmp_path: Path) -> None:
-    with _sql(tmp_path) as db:
-        db.execute("UPDATE ledger_head SET seq = 5")
+def test_a_forged_head_is_caught(busy: Ledger, db_url: str) -> None:
+    with _sql(db_url) as db:
+        db.execute(text("UPDATE ledger_head SET seq = 5"))
     assert "head" in busy.verify().reason
 
 
-def test_a_row_signed_with_another_key_is_caught(busy: Ledger, tmp_path: Path, images: list[Path],
+def test_a_row_signed_with_another_key_is_caught(busy: Ledger, db_url: str, tmp_path: Path, images: list[Path],
                                                  evidence: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    with Ledger(url, LedgerKey.generate(), tmp_path / "evidence") as intruder:
+    with Ledger(db_url, LedgerKey.generate(), tmp_path / "evidence") as intruder:
         intruder.grant(kind="person", name="X", grantor="X", purposes=["internal"], expires="2099-01-01",
                        evidence=evidence, images=images[:1], operator="intruder")
     fault = busy.verify()
     assert fault is not None and fault.seq == 7 and "signature" in fault.reason
 
 
-def test_the_gate_refuses_a_record_whose_rows_were_altered(busy: Ledger, tmp_path: Path,
-                                                           images: list[Path]) -> None:
-    with _sql(tmp_path) as db:  # try to un-revoke the first record by relabelling its revoke row
-        db.execute("UPDATE ledger_events SET kind = 'use' WHERE kind = 'revoke'")
+def test_the_gate_refuses_a_record_whose_rows_were_altered(busy: Ledger, db_url: str, images: list[Path]) -> None:
+    with _sql(db_url) as db:  # try to un-revoke the first record by relabelling its revoke row
+        db.execute(text("UPDATE ledger_events SET kind = 'use' WHERE kind = 'revoke'"))
     with pytest.raises(LedgerTampered):
         authorize(busy, images[:1], "marketing", "tester")
 
@@ -129,7 +139,7 @@ def test_a_record_keeps_one_copy_of_each_picture_it_covers(ledger: Ledger, add, 
 
 
 def test_erase_removes_personal_data_and_evidence_and_the_chain_still_verifies(
-    ledger: Ledger, add, images: list[Path], tmp_path: Path
+    ledger: Ledger, add, images: list[Path], db_url: str
 ) -> None:
     record = add(images[:1], contact="ada@example.org")
     ledger.revoke(record.record_id, reason="moved away", operator="tester")
@@ -140,9 +150,10 @@ def test_erase_removes_personal_data_and_evidence_and_the_chain_still_verifies(
     assert erased.status(datetime.now(UTC)) is Status.ERASED
     assert ledger.evidence.files(record.record_id) == []
     assert ledger.source_images(record.record_id) == []
-    with _sql(tmp_path) as db:
-        assert db.execute("SELECT count(*) FROM personal_data").fetchone()[0] == 0
-        dump = "\n".join(db.iterdump())
+    with _sql(db_url) as db:
+        assert db.execute(text("SELECT count(*) FROM personal_data")).scalar() == 0
+        dump = "\n".join(str(row) for table in inspect(db).get_table_names()
+                         for row in db.execute(text(f"SELECT * FROM {table}")))
     for secret in ("Ada Example", "ada@example.org", "moved away"):
         assert secret not in dump
     assert ledger.verify() is None
@@ -201,46 +212,42 @@ def test_use_is_refused_once_revoked(ledger: Ledger, add, images: list[Path]) ->
     assert ledger.get(record.record_id).uses == 0
 
 
-def test_many_processes_writing_at_once_lose_nothing(tmp_path: Path, images: list[Path], evidence: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def test_eight_writers_at_once_lose_nothing_and_the_chain_verifies(db_url: str, tmp_path: Path, images: list[Path],
+                                                                   evidence: Path) -> None:
     key_path = tmp_path / "keys" / "ledger.pem"
-    workers, grants, uses = 4, 5, 10
+    LedgerKey.load_or_create(key_path)
+    writers, events = 8, 200  # each writer: one grant, then uses of it
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers) as pool:
-        pool.starmap(_writer, [(url, key_path, tmp_path / "evidence", images, evidence, grants, uses)] * workers)
-    with Ledger(url, LedgerKey.load_or_create(key_path), tmp_path / "evidence") as ledger:
+    with context.Pool(writers) as pool:
+        pool.starmap(_writer, [(db_url, key_path, tmp_path / "evidence", images, evidence, events)] * writers)
+    with Ledger(db_url, LedgerKey.load_or_create(key_path), tmp_path / "evidence") as ledger:
         assert ledger.verify() is None
-        assert len(ledger.events()) == workers * grants * (1 + uses)
+        assert [e["seq"] for e in ledger.events()] == list(range(1, writers * events + 1))
         records = ledger.records()
-        assert len(records) == workers * grants and all(r.uses == uses for r in records)
+        assert len(records) == writers and all(r.uses == events - 1 for r in records)
 
 
 # helpers
 
 
-def _writer(url: str, key_path: Path, evidence_dir: Path, images: list[Path], evidence: Path, grants: int,
-            uses: int) -> None:
+def _writer(url: str, key_path: Path, evidence_dir: Path, images: list[Path], evidence: Path, events: int) -> None:
     with Ledger(url, LedgerKey.load_or_create(key_path), evidence_dir) as ledger:
-        for _ in range(grants):
-            record = ledger.grant(kind="person", name="P", grantor="P", purposes=["internal"],
-                                  expires="2099-01-01", evidence=evidence, images=images, operator="w")
-            grant = authorize(ledger, images, "internal", "w", record_id=record.record_id)
-            for n in range(uses):
-                ledger.record_render(grant, output_id=f"{record.record_id}-{n}")
+        record = ledger.grant(kind="person", name="P", grantor="P", purposes=["internal"],
+                              expires="2099-01-01", evidence=evidence, images=images, operator="w")
+        grant = authorize(ledger, images, "internal", "w", record_id=record.record_id)
+        for n in range(events - 1):
+            ledger.record_render(grant, output_id=f"{record.record_id}-{n}")
 
 
-class _sql:
-    """Direct access to the ledger's SQLite file, as an attacker with the file would have."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.db = sqlite3.connect(tmp_path / "ledger.db")
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.db
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.commit()
-        self.db.close()
+@contextmanager
+def _sql(url: str) -> Iterator[Connection]:
+    """Direct access to the ledger's database, as an attacker with the file or a login would have."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
 
 
 def _altered(value: object) -> object:
