@@ -68,7 +68,7 @@ def db_url(tmp_path: Path) -> str:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each store backend in turn: a SQLite file, and a fresh database on the throwaway PostgreSQL server."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
+        return f"sqlite:///{tmp_path / 'store' / 'sitter.db'}"  # a folder that does not exist yet
     return request.getfixturevalue("postgres").create_database()
 
 

@@ -26,6 +26,12 @@ from consent import (
 )
 
 
+@pytest.fixture
+def db_url(store_url: str) -> str:
+    """Every test here runs on each store backend: SQLite and PostgreSQL."""
+    return store_url
+
+
 def test_a_covered_image_for_an_allowed_purpose_is_granted(ledger: Ledger, add, images: list[Path]) -> None:
     record = add(images[:2], purposes=["marketing", "exhibit"])
     grant = authorize(ledger, images[:2], "exhibit", "alice")

@@ -13,8 +13,9 @@ STORE = b"\x00\x00\x11\x8ajumb\x00\x00\x00\x1ejumdc2pa stand-in manifest store"
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'data' / 'sitter.db'}"
+def url(store_url: str) -> str:
+    """Every test here runs on each store backend: SQLite and PostgreSQL."""
+    return store_url
 
 
 def test_a_registered_output_is_found_by_its_watermark_id(url: str) -> None:
