@@ -12,7 +12,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-
 VERIFIED_MEMORY = 100_000  # pairs remembered (about 35 MB at most), then forgotten all at once
 
 
