@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
 from consent import (
     Artwork,
@@ -27,9 +28,11 @@ from consent import (
     Rights,
     receipt,
 )
+from consent.database import normalize
 from engine import PRESETS, EngineError
 from provenance import Output, ProvenanceError, SigningFailed, VerifyReport, describe, verify
 from provenance.disclosure import Corner, DisclosureStyle
+from studio import store
 from studio.demo import run_demo
 from studio.pipeline import ENGINES, RenderRequest, render
 from studio.settings import Settings
@@ -431,6 +434,45 @@ def keys_show(settings: Settings, as_json: bool) -> None:
         click.echo(f"{name.replace('_', ' '):<20}  {text}")
 
 
+# the database
+
+@cli.group(cls=SitterGroup)
+def db() -> None:
+    """The studio's database: its schema revision, and migrating it (SQLite or PostgreSQL)."""
+
+
+@db.command("upgrade")
+@json_option
+@click.pass_obj
+def db_upgrade(settings: Settings, as_json: bool) -> None:
+    """Migrate the database to this version's schema (the studio also does it by itself on first use).
+
+    Safe to run while the studio runs, and from several machines at once.
+
+    Example:
+
+        SITTER_DB_URL=postgresql://sitter@db.internal/sitter sitter db upgrade
+    """
+    before = store.revision(settings.database_url)
+    after = store.upgrade(settings.database_url)
+    _print_revision({"database": _safe_url(settings.database_url), "before": before, "revision": after,
+                     "head": store.head()}, as_json)
+
+
+@db.command("status")
+@json_option
+@click.pass_obj
+def db_status(settings: Settings, as_json: bool) -> None:
+    """Show the database's schema revision and the newest one this version of Sitter knows.
+
+    Example:
+
+        sitter db status --json
+    """
+    _print_revision({"database": _safe_url(settings.database_url), "revision": store.revision(settings.database_url),
+                     "head": store.head()}, as_json)
+
+
 # helpers
 
 class _progress_bar:
@@ -498,6 +540,19 @@ def _registry_text(registry: dict) -> str:
     recovered = registry["manifest"]
     state = f", recovered manifest {recovered['validation_state']}" if recovered else ""
     return f"output {registry['entry']['output_id']} made {registry['entry']['created_at'][:19]}{state}"
+
+
+def _print_revision(info: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    state = "up to date" if info["revision"] == info["head"] else f"behind: newest is {info['head']}"
+    click.echo(f"{info['database']}: schema {info['revision'] or 'none (empty)'}, {state}")
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for printing."""
+    return make_url(normalize(url)).render_as_string(hide_password=True)
 
 
 def _now() -> datetime:

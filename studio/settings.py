@@ -23,9 +23,13 @@ from provenance import (
     development_signer,
     development_trust_anchor,
 )
+from studio.store import upgrade
 
 if TYPE_CHECKING:
     from studio.pipeline import Studio
+
+
+_MIGRATED: set[str] = set()  # database URLs this process has brought up to date
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class Settings:
 
     def open_ledger(self) -> Ledger:
         """The consent ledger, its key created on first use. The data directory is private (0700)."""
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._prepare_store()
         key = LedgerKey.load_or_create(self.ledger_key_path)
         return Ledger(self.database_url, key, self.evidence_dir)
 
@@ -72,8 +76,15 @@ class Settings:
         return self.keys_dir / "ledger-ed25519.pem"
 
     def open_registry(self) -> Registry:
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._prepare_store()
         return Registry(self.database_url)
+
+    def _prepare_store(self) -> None:
+        """The data directory (0700), and the database migrated to this version's schema, once a process."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.database_url not in _MIGRATED:
+            upgrade(self.database_url)
+            _MIGRATED.add(self.database_url)
 
     def signer(self) -> StudioSigner:
         """The configured certificate and key, or else the development CA (created on first use)."""
