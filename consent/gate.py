@@ -22,7 +22,8 @@ class Grant:
     """Permission to render these sources for this purpose, as of `checked_at`.
 
     `record_hash` is the hash of the record's grant row in the ledger: what a C2PA manifest cites
-    (with `record_id`) to prove consent without carrying any personal data.
+    (with `record_id`) to prove consent without carrying any personal data. `also` are further purposes
+    the same record allows for this use (`speech`, for a video with sound), rechecked with `purpose`.
     """
 
     record_id: str
@@ -32,10 +33,11 @@ class Grant:
     sources: tuple[SourceImage, ...]
     checked_at: datetime
     ledger: Ledger = field(repr=False, compare=False)
+    also: tuple[Purpose, ...] = ()
 
     def recheck(self, now: datetime | None = None) -> None:
         """Raise the ConsentRefused subclass that now applies, if the record stopped allowing this use."""
-        refusal = self.ledger.get(self.record_id).refusal(self.purpose, now or datetime.now(UTC))
+        refusal = self.ledger.get(self.record_id).refusal(self.purpose, now or datetime.now(UTC), also=self.also)
         if refusal is not None:
             raise refusal
 
@@ -47,9 +49,11 @@ def authorize(
     operator: str,
     *,
     record_id: str | None = None,
+    also: Sequence[str] = (),
     now: datetime | None = None,
 ) -> Grant:
-    """Return a Grant if one record covers every source image and allows `purpose` at `now`.
+    """Return a Grant if one record covers every source image and allows `purpose` at `now`, and every
+    purpose in `also` too (a video with sound needs `speech` besides what it is for).
 
     With `record_id`, only that record is considered (the CLI's `--consent ID`). Otherwise any
     record that covers the sources and allows the use will do.
@@ -62,6 +66,7 @@ def authorize(
     if not (operator or "").strip():
         raise InvalidInput("operator must not be empty: every use is recorded against who made it")
     wanted = Purpose.parse(purpose)
+    extra = tuple(p for p in dict.fromkeys(map(Purpose.parse, also)) if p is not wanted)
     if not sources:
         raise InvalidInput("at least one source image is needed")
     images = tuple(fingerprint(s) for s in sources)
@@ -71,9 +76,9 @@ def authorize(
         raise SourceNotCovered(_not_covered(record_id, candidates, images))
     refusals = []
     for record in covering:
-        refusal = record.refusal(wanted, now)
+        refusal = record.refusal(wanted, now, also=extra)
         if refusal is None:
-            return Grant(record.record_id, record.grant_hash, wanted, operator.strip(), images, now, ledger)
+            return Grant(record.record_id, record.grant_hash, wanted, operator.strip(), images, now, ledger, extra)
         refusals.append(refusal)
     raise refusals[0]
 

@@ -184,11 +184,12 @@ class Ledger:
         now = now or _now()
         with self._atomic() as conn:
             record = self._load(conn, grant.record_id)
-            refusal = record.refusal(Purpose(grant.purpose), now)
+            refusal = record.refusal(Purpose(grant.purpose), now, also=grant.also)
             if refusal is not None:
                 raise refusal
             body = {
                 "purpose": grant.purpose,
+                **({"also": [p.value for p in grant.also]} if grant.also else {}),
                 "operator": grant.operator,
                 "output_id": output_id,
                 "output_sha256": output_sha256,

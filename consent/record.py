@@ -41,6 +41,11 @@ class Purpose(StrEnum):
             raise InvalidInput(f"unknown purpose {value!r}: use one of {allowed}") from None
 
 
+# what a refusal for `speech` adds: why it is needed, and the two ways forward
+_SPEECH_FIX = ("; a video with sound in the subject's likeness (a spoken text, a recorded voice or a driving "
+               "video's sound) needs a record that allows 'speech': add one, or make the video without sound")
+
+
 class SubjectKind(StrEnum):
     PERSON = "person"
     ARTWORK = "artwork"
@@ -117,8 +122,9 @@ class Record:
     def covers(self, sha256s: "set[str] | frozenset[str]") -> bool:
         return set(sha256s) <= {s.sha256 for s in self.sources}
 
-    def refusal(self, purpose: Purpose, now: datetime) -> ConsentRefused | None:
-        """The rule this record breaks for `purpose` at `now`, or None when it allows the use."""
+    def refusal(self, purpose: Purpose, now: datetime, also: tuple[Purpose, ...] = ()) -> ConsentRefused | None:
+        """The rule this record breaks for `purpose` (and the purposes in `also`) at `now`, or None when it
+        allows the use."""
         status = self.status(now)
         if status is Status.ERASED:
             return ConsentErased(f"consent record {self.record_id} was erased and can no longer be used")
@@ -126,10 +132,12 @@ class Record:
             return ConsentRevoked(f"consent record {self.record_id} was revoked on {self.revoked_at:%Y-%m-%d}")
         if status is Status.EXPIRED:
             return ConsentExpired(f"consent record {self.record_id} expired on {self.expires:%Y-%m-%d}")
-        if purpose not in self.purposes:
+        missing = next((p for p in (purpose, *also) if p not in self.purposes), None)
+        if missing is not None:
             allowed = ", ".join(self.purposes)
             return PurposeNotAllowed(
-                f"consent record {self.record_id} does not allow purpose {purpose.value!r} (allows: {allowed})"
+                f"consent record {self.record_id} does not allow purpose {missing.value!r} (allows: {allowed})"
+                + (_SPEECH_FIX if missing is Purpose.SPEECH else "")
             )
         return None
 

@@ -49,3 +49,24 @@ class WeightsMissing(EngineError):
     def __init__(self, message: str, missing: list[Path]) -> None:
         super().__init__(message, missing[0].parent if missing else None)
         self.missing = missing
+
+
+class SpeechUnavailable(EngineError):
+    """Speech synthesis needs espeak-ng, and it is not installed here."""
+
+
+class BadSpeech(EngineError):
+    """A text can't be spoken as asked: empty, too long, or an unknown language or voice."""
+
+
+class BadAudio(EngineError):
+    """An audio file (or a video's sound track) can't be used: missing, empty, corrupt, not audio, or too long."""
+
+
+class BadCheckpoint(EngineError):
+    """A neural engine checkpoint, or a perceptual network's weight file, can't be used: unreadable, not one,
+    from an incompatible format, or made for another model or other training data than asked."""
+
+
+class TrainingDiverged(EngineError):
+    """Training stopped because it went wrong: losses not finite, or the generator collapsed to flat colour."""

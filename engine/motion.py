@@ -7,15 +7,17 @@ relative to the neutral face and normalized for its size and roll, a motion reco
 another (the relative transfer of Zakharov et al. 2019, sec. 3.4 and of LivePortrait), and a motion made
 with no face at all (a preset) applies to every face. `Motion.landmarks(neutral)` turns a motion into target
 landmarks for a given face; the warp engine renders those, a neural engine would draw its landmark images
-from them, and a text-to-speech viseme track would make a Motion of mouth offsets.
+from them.
 
-Two sources of motion:
+Three sources of motion:
 - a driving face's landmark track (`from_track`): every frame is expressed in the face frame of the first
   (neutral) frame, smoothed against detector jitter with a One-Euro filter (Casiez et al. 2012), then split
   into the pose (a Procrustes fit of the frame's stable points, nose and eye corners, to the neutral frame's)
   and the expression (what the pose does not explain);
 - a preset (`preset`): the same split applied to a mean face that is turned in 3-D (nod, shake, idle drift)
-  and deformed (blink, smile, speech), seeded so that a render is reproducible.
+  and deformed (blink, smile, speech), seeded so that a render is reproducible;
+- speech (`speaking`): a `Mouth` (from a text's phonemes or a recorded voice, see engine/mouth.py) shaping
+  the mean face's lips and jaw, over the idle drift and blinks of a preset.
 """
 
 import math
@@ -25,6 +27,7 @@ import numpy as np
 
 from engine.errors import BadMotion
 from engine.faces import LIPS, NUM_POINTS, STABLE, FaceFrame, Track, face_frame
+from engine.mouth import Mouth
 
 PRESETS = ("idle", "blink", "nod", "shake", "smile", "speak", "talk")  # talk = idle + blink + speak
 
@@ -115,14 +118,15 @@ def preset(name: str, *, seconds: float = 4.0, fps: float = 25.0, seed: int = 0)
     t = np.arange(max(1, round(seconds * fps))) / fps
     rng = np.random.default_rng(seed)
     parts = ("idle", "blink", "speak") if name == "talk" else (name,)
-    angles, offsets = np.zeros((len(t), 3)), np.zeros((len(t), NUM_POINTS, 2))
-    for part in parts:
-        part_angles, part_offsets = _PARTS[part](t, rng)
-        angles += part_angles
-        offsets += part_offsets
-    mean = np.array(_MEAN_FACE)
-    pose, expression = _decompose(_turn(mean + offsets, angles), mean)
-    return Motion(fps, pose, expression)
+    return _compose([_PARTS[part](t, rng) for part in parts], fps)
+
+
+def speaking(mouth: Mouth, *, seed: int = 0) -> Motion:
+    """A face saying something: `mouth` (from a text's phonemes or a recorded voice) over the idle drift and
+    blinks of `talk`, so that the face stays alive around the mouth. As long as the mouth, at its frame rate."""
+    t = np.arange(mouth.frames) / mouth.fps
+    rng = np.random.default_rng(seed)
+    return _compose([_idle(t, rng), _blink(t, rng), _mouth(t, mouth)], mouth.fps)
 
 
 # helpers
@@ -180,6 +184,16 @@ def _polyline(xs: np.ndarray, ys: np.ndarray, x: np.ndarray) -> np.ndarray:
         inside = (x >= start) & (x <= end)
         y = np.where(inside, ys[:, k] + along * (ys[:, k + 1] - ys[:, k]), y)
     return y
+
+
+def _compose(parts: list[tuple[np.ndarray, np.ndarray]], fps: float) -> Motion:
+    """The motion of the mean face deformed by the sum of the parts' offsets (T, 68, 2) and turned by the sum
+    of their head angles (T, 3)."""
+    angles = sum(part_angles for part_angles, _ in parts)
+    offsets = sum(part_offsets for _, part_offsets in parts)
+    mean = np.array(_MEAN_FACE)
+    pose, expression = _decompose(_turn(mean + offsets, angles), mean)
+    return Motion(fps, pose, expression)
 
 
 def _decompose(shapes: np.ndarray, neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -323,12 +337,30 @@ def _speak(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
             jaw[inside] = np.maximum(jaw[inside], depth * np.sin(math.pi * (t[inside] - start) / length) ** 2)
             start += length
         start += rng.uniform(0.25, 0.6)
-    moves = {65: (0, 0.19), 66: (0, 0.2), 67: (0, 0.19), 55: (0, 0.16), 56: (0, 0.175), 57: (0, 0.18),
-             58: (0, 0.175), 59: (0, 0.16), 61: (0, -0.015), 62: (0, -0.02), 63: (0, -0.015),
-             48: (0.02, 0.06), 54: (-0.02, 0.06), 60: (0.025, 0.065), 64: (-0.025, 0.065),
-             4: (0, 0.04), 5: (0, 0.08), 6: (0, 0.12), 7: (0, 0.15), 8: (0, 0.16), 9: (0, 0.15), 10: (0, 0.12),
-             11: (0, 0.08), 12: (0, 0.04)}
-    return np.zeros((len(t), 3)), _offsets(t, jaw, moves)
+    return np.zeros((len(t), 3)), _offsets(t, jaw, _JAW)
+
+
+def _mouth(t: np.ndarray, mouth: Mouth) -> tuple[np.ndarray, np.ndarray]:
+    """A speaking mouth's shape: the jaw dropped by `open`, the lips spread or rounded, pressed shut."""
+    offsets = _offsets(t, mouth.open, _JAW) + _offsets(t, mouth.spread, _SPREAD) + _offsets(t, mouth.press, _PRESS)
+    return np.zeros((len(t), 3)), offsets
+
+
+# Landmark moves (face units) at full strength of a mouth part.
+# The jaw dropping: the lower lip and the chin go down, the corners a little inwards.
+_JAW = {65: (0, 0.19), 66: (0, 0.2), 67: (0, 0.19), 55: (0, 0.16), 56: (0, 0.175), 57: (0, 0.18),
+        58: (0, 0.175), 59: (0, 0.16), 61: (0, -0.015), 62: (0, -0.02), 63: (0, -0.015),
+        48: (0.02, 0.06), 54: (-0.02, 0.06), 60: (0.025, 0.065), 64: (-0.025, 0.065),
+        4: (0, 0.04), 5: (0, 0.08), 6: (0, 0.12), 7: (0, 0.15), 8: (0, 0.16), 9: (0, 0.15), 10: (0, 0.12),
+        11: (0, 0.08), 12: (0, 0.04)}
+# The lips spread ("ee"): corners out, lips thinner. Negated, rounded ("oo"): corners in, lips taller.
+_SPREAD = {48: (-0.06, -0.01), 54: (0.06, -0.01), 60: (-0.05, 0), 64: (0.05, 0), 49: (-0.03, 0.005),
+           53: (0.03, 0.005), 59: (-0.03, -0.005), 55: (0.03, -0.005), 50: (-0.01, 0.01), 52: (0.01, 0.01),
+           51: (0, 0.012), 56: (0.01, -0.01), 58: (-0.01, -0.01), 57: (0, -0.012), 61: (-0.02, 0), 63: (0.02, 0),
+           65: (0.02, 0), 67: (-0.02, 0)}
+# The lips pressed together ("p", "b", "m"): the inner lips meet (they stop at each other, see _stop_closing).
+_PRESS = {61: (0, 0.03), 62: (0, 0.035), 63: (0, 0.03), 65: (0, -0.03), 66: (0, -0.035), 67: (0, -0.03),
+          51: (0, 0.01), 57: (0, -0.01)}
 
 
 _PARTS = {"idle": _idle, "blink": _blink, "nod": _nod, "shake": _shake, "smile": _smile, "speak": _speak}

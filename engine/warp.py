@@ -33,7 +33,7 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.spatial import Delaunay
 
-from engine.errors import BadImage, BadLandmarks
+from engine.crop import cut, find_face, into, paired, square
 from engine.faces import (
     LEFT_EYE,
     LIDS,
@@ -44,17 +44,13 @@ from engine.faces import (
     RIGHT_EYE,
     Detector,
     FaceFrame,
-    choose_face,
     face_frame,
-    load_image,
-    load_landmarks,
 )
 from engine.motion import Motion
 
 logger = logging.getLogger(__name__)
 
 # Mesh layout around the face, in face units of the source face (see FaceFrame: ~ eye corner to eye corner).
-CROP_CENTER, CROP_HALF = (0.0, 0.2), 2.3  # the square cut from the source: the head with room around it
 RING_CENTER, RING_RADII, RING_POINTS = (0.0, 0.2), (1.9, 2.1), 20  # fixed anchors: nothing outside moves
 ARC_CENTER, ARC_RADII, ARC_POINTS = (0.0, -0.2), (1.1, 1.25), 9  # hair, temple to temple over the top: follows the head
 FOREHEAD_BROWS, FOREHEAD_RISE = (17, 19, 21, 22, 24, 26), 0.35  # forehead points: this far above these brow points
@@ -127,21 +123,13 @@ class WarpEngine:
         `landmarks`, one entry per source, each a JSON file, a (68, 2) array or None, skip detection.
         Raises BadImage, BadLandmarks, NoFaceError, FaceTooSmall, WeightsMissing.
         """
-        if not sources:
-            raise BadImage("no source image given")
-        if landmarks is not None and len(landmarks) != len(sources):
-            raise BadLandmarks(f"give one landmarks entry per source image ({len(sources)}), or None to detect")
-        source, given = sources[0], None if landmarks is None else landmarks[0]
-        path = None if isinstance(source, np.ndarray) else source
-        image = load_image(source)
-        if given is None:
-            faces = self.detector.detect(image)
-        else:
-            faces = load_landmarks(given, (image.shape[1], image.shape[0]))
-        face, notes = choose_face(faces, min_eye_span=self.config.min_eye_span, path=path)
+        source, given = paired(sources, landmarks)[0]
+        image, face, notes = find_face(source, given, self.detector, min_eye_span=self.config.min_eye_span)
         if len(sources) > 1:
             notes.append(f"the warp engine animates the first source image only; {len(sources) - 1} more not used")
-        crop, points, box, padded = _crop(image, face, self.config.size)
+        box = square(face)
+        crop, padded = cut(image, box, self.config.size)
+        points = into(face, box, self.config.size)
         if padded:
             notes.append("the face is close to the image's edge; the edge was extended to frame it")
         for line in notes:
@@ -355,23 +343,6 @@ def _opening(landmarks: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndar
 
 def _fixed_point(points: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.round(points * (1 << SHIFT)), dtype=np.int32)
-
-
-def _crop(image: np.ndarray, face: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int], bool]:
-    """The square around the face, resized to size x size; the face's landmarks in it; the square in source
-    px; whether the image had to be extended (replicating its edge) to hold the square."""
-    frame = face_frame(face)
-    center = frame.to_image(np.array(CROP_CENTER))
-    side = round(2 * CROP_HALF * frame.scale)
-    x0, y0 = round(center[0] - side / 2), round(center[1] - side / 2)
-    height, width = image.shape[:2]
-    pad = max(0, -x0, -y0, x0 + side - width, y0 + side - height)
-    if pad:
-        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    region = image[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
-    crop = cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
-    points = (face - (x0, y0) + 0.5) * (size / side) - 0.5  # cv2.resize maps pixel centres
-    return crop, points.astype(np.float64), (x0, y0, side), pad > 0
 
 
 def _identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int], notes: tuple[str, ...]) -> Identity:

@@ -19,7 +19,14 @@ from provenance.keys import (
     development_trust_anchor,
 )
 from provenance.label import Output, label_and_sign
-from provenance.manifest import ManifestReport, read_manifest, sign_video
+from provenance.manifest import (
+    ManifestReport,
+    SoundKind,
+    SoundSource,
+    declared_source_type,
+    read_manifest,
+    sign_video,
+)
 from provenance.registry import Registry
 from provenance.verify import Verdict, VerifyReport, verify
 from provenance.watermark import read_watermark, watermark_frames
@@ -34,6 +41,8 @@ __all__ = [
     "Registry",
     "RegistryMiss",
     "SigningFailed",
+    "SoundKind",
+    "SoundSource",
     "StudioSigner",
     "UnreadableMedia",
     "Verdict",
@@ -41,6 +50,7 @@ __all__ = [
     "WatermarkNotFound",
     "callback_signer",
     "certificate_signer",
+    "declared_source_type",
     "describe",
     "development_signer",
     "development_trust_anchor",

@@ -2,9 +2,10 @@
 
 Frames go in unlabeled; what comes out at `out_path` is an H.264 MP4 whose every frame carries the
 invisible watermark and whose C2PA manifest is signed into the file and registered under the
-watermark id. Each step writes into a private temp folder beside `out_path` (same filesystem, so the
-final move is one atomic rename); any failure removes the folder and the registry entry, so nothing
-is left at `out_path`. There is no flag that skips the watermark or the manifest.
+watermark id. Sound, when given, goes into the same MP4 (AAC), under the same signature, and the
+manifest says what it is. Each step writes into a private temp folder beside `out_path` (same
+filesystem, so the final move is one atomic rename); any failure removes the folder and the registry
+entry, so nothing is left at `out_path`. There is no flag that skips the watermark or the manifest.
 
 `before_publish` runs after signing and registering, right before the rename: the render pipeline
 re-checks the consent grant and logs the use there, so a revocation that landed mid-render stops
@@ -24,9 +25,9 @@ import numpy as np
 
 from consent import Grant, SourceImage
 from provenance.keys import StudioSigner
-from provenance.manifest import ManifestContent, sign_video
+from provenance.manifest import ManifestContent, SoundSource, sign_video
 from provenance.registry import Registry
-from provenance.video import file_sha256, write_mp4
+from provenance.video import Sound, file_sha256, write_mp4
 from provenance.watermark import ALGORITHM, format_watermark_id, new_watermark_id, watermark_frames
 
 WORK_PREFIX = ".sitter-"  # a render's private work folder beside its output
@@ -57,12 +58,17 @@ def label_and_sign(
     engine: str,
     engine_version: str,
     before_publish: Callable[["Output"], None] | None = None,
+    sound: Sound | None = None,
+    sound_source: SoundSource | None = None,
 ) -> Output:
-    """Watermark every frame, encode, sign, register, then move into place atomically.
+    """Watermark every frame, encode (with `sound` as the sound track), sign, register, then move into place
+    atomically. `sound_source` says what the sound is, for the manifest: both are given, or neither.
 
     Raises whatever step failed (FrameTooSmall, SigningFailed, a ConsentRefused from
     `before_publish`, ...) after removing every trace of the attempt.
     """
+    assert (sound is None) == (sound_source is None), \
+        "sound and sound_source come together: the manifest must say what every sound track is"
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     _sweep_abandoned(out_path.parent)
@@ -72,7 +78,7 @@ def label_and_sign(
     registered = False
     try:
         unsigned, signed = work / "unsigned.mp4", work / "signed.mp4"
-        count = write_mp4(watermark_frames(frames, wm_id), unsigned, fps)
+        count = write_mp4(watermark_frames(frames, wm_id), unsigned, fps, sound=sound)
         content = ManifestContent(
             title=f"{output_id}.mp4",
             sources=tuple(sources),
@@ -82,6 +88,7 @@ def label_and_sign(
             watermark_alg=ALGORITHM,
             engine=engine,
             engine_version=engine_version,
+            sound=sound_source,
         )
         store = sign_video(unsigned, signed, content, signer)
         output = Output(out_path, output_id, content.watermark_id, file_sha256(signed), count, len(store))

@@ -7,6 +7,13 @@ ingredients identified by the SHA-256 of their decoded pixels), that it carries 
 for that action), under which consent (`org.sitter.consent`: record id and record hash, never a name),
 and that it may not be used for AI training or data mining (`cawg.training-mining`).
 
+An output with sound says what the sound is: one more `inputTo` ingredient, the text it was synthesized
+from or the recording or driving video it was carried from, identified by its SHA-256 only (a text may hold
+personal data, and so may a file name), and a `c2pa.edited` action on the MP4's sound track (an
+"identified" region naming track 2) whose digitalSourceType is trainedAlgorithmicMedia for synthesized
+speech, or what the original's own C2PA manifest declares for carried sound (none when it declares none).
+The sound itself is inside the MP4, under the same hard binding (`c2pa.hash.bmff`) as the frames.
+
 Nothing that could carry personal data goes in: ingredients are titled "source-1", "source-2", ...
 and described by their pixel hash and size only. The source files themselves are never handed to
 c2pa, so neither their file names nor their own metadata (XMP, EXIF, a camera's manifest naming the
@@ -27,6 +34,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from importlib.metadata import version
 from pathlib import Path
 
@@ -42,11 +50,14 @@ log = logging.getLogger(__name__)
 # manifest labels and vocabulary, in one place
 ACTIONS = "c2pa.actions"
 CREATED = "c2pa.created"
+EDITED = "c2pa.edited"
 WATERMARKED = "c2pa.watermarked"
 SOFT_BINDING = "c2pa.soft-binding"
 TRAINING_MINING = "cawg.training-mining"
 CONSENT = "org.sitter.consent"
 PIXELS = "org.sitter.pixels"  # ingredient metadata: the pixel hash that consent records bind
+SOUND = "org.sitter.sound"  # ingredient metadata: what the output's sound is, and the hash of what it came from
+SOUND_TRACK_ID = "2"  # write_mp4 puts the sound in the MP4's second track, after the video
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 NOT_ALLOWED_USES = ("cawg.ai_generative_training", "cawg.ai_inference", "cawg.ai_training", "cawg.data_mining")
 MP4 = "video/mp4"
@@ -56,6 +67,24 @@ SIGN_SETTINGS = {
     "verify": {"verify_after_sign": True, "remote_manifest_fetch": False},
 }
 READ_SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}  # a verifier stays offline
+
+
+class SoundKind(StrEnum):
+    """Where an output's sound came from."""
+
+    SYNTHESIZED = "synthesized-speech"  # a text spoken by a speech synthesizer; the ingredient is the text
+    RECORDING = "recording"  # a recorded voice, carried into the output
+    DRIVER = "driver-audio"  # the driving video's own sound, carried into the output
+
+
+@dataclass(frozen=True)
+class SoundSource:
+    """What an output's sound is, for its manifest: a hash, never the text or a file name."""
+
+    kind: SoundKind
+    sha256: str  # of the text (UTF-8, surrounding whitespace removed), or of the file the sound came from
+    digital_source_type: str | None  # trainedAlgorithmicMedia when synthesized; the original's declared type, if any
+    software_agent: str | None = None  # the synthesizer, e.g. "espeak-ng 1.51"
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,7 @@ class ManifestContent:
     watermark_alg: str
     engine: str
     engine_version: str
+    sound: SoundSource | None = None  # None: a silent video
 
 
 @dataclass(frozen=True)
@@ -95,7 +125,8 @@ class ManifestReport:
     claim_generator: str | None = None
     engine: str | None = None
     digital_source_type: str | None = None
-    ingredients: tuple[dict, ...] = ()  # {"title", "relationship", "sha256"} each
+    ingredients: tuple[dict, ...] = ()  # {"title", "relationship", "sha256"} each; the sound's is in `sound`
+    sound: dict | None = None  # {"kind", "sha256", "digital_source_type", "software_agent"}; None: no sound declared
     consent: dict | None = None  # {"record_id", "record_hash"}
     watermark_id: str | None = None
     watermark_alg: str | None = None
@@ -174,24 +205,41 @@ def read_manifest(path: Path | str, *, trust_anchors: Sequence[Path | str] = (),
         raise ManifestInvalid(f"the C2PA manifest store is malformed ({err!r})") from err
 
 
+def declared_source_type(path: Path | str) -> str | None:
+    """The digitalSourceType that a media file's own C2PA manifest declares for it, when the manifest
+    validates (trusted or not); None when it has none, fails, or is in a format C2PA cannot read.
+
+    What sound carried from that file into an output was: a recording made by a camera says digitalCapture,
+    a Sitter output says trainedAlgorithmicMedia, and most files say nothing.
+    """
+    try:
+        report = read_manifest(path)
+    except (UnreadableMedia, ManifestInvalid):
+        return None
+    return report.digital_source_type if report.validation_state in ("Valid", "Trusted") else None
+
+
 # helpers: building
 
 
 def _definition(content: ManifestContent, duration_ms: int) -> dict:
     """The manifest definition c2pa's Builder takes, from `content`."""
+    sources = [
+        {"title": f"source-{i}", "relationship": "inputTo",
+         "metadata": {PIXELS: {"sha256": s.sha256, "width": s.width, "height": s.height}}}
+        for i, s in enumerate(content.sources, 1)
+    ]
+    sound = [] if content.sound is None else [_sound_ingredient(content.sound)]
     return {
         "title": content.title,
         "claim_generator_info": [{"name": "Sitter", "version": version("sitter")}],
-        "ingredients": [
-            {"title": f"source-{i}", "relationship": "inputTo",
-             "metadata": {PIXELS: {"sha256": s.sha256, "width": s.width, "height": s.height}}}
-            for i, s in enumerate(content.sources, 1)
-        ],
+        "ingredients": sources + sound,
         "assertions": [
             {"label": ACTIONS, "data": {"actions": [
                 {"action": CREATED, "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
                  "softwareAgent": {"name": content.engine, "version": content.engine_version}},
                 {"action": WATERMARKED},
+                *([] if content.sound is None else [_sound_action(content.sound)]),
             ]}},
             {"label": SOFT_BINDING, "data": {
                 "alg": content.watermark_alg,
@@ -203,6 +251,38 @@ def _definition(content: ManifestContent, duration_ms: int) -> dict:
                                                             for use in NOT_ALLOWED_USES}}},
         ],
     }
+
+
+_SOUND_LABEL = "sound"  # how the sound's action names its ingredient before signing (c2pa's ingredientIds)
+_SOUND_TITLES = {SoundKind.SYNTHESIZED: "speech-text", SoundKind.RECORDING: "voice-recording",
+                 SoundKind.DRIVER: "driving-video"}
+_SOUND_DESCRIPTIONS = {
+    SoundKind.SYNTHESIZED: "sound track: speech synthesized from a text (the ingredient is the text's SHA-256)",
+    SoundKind.RECORDING: "sound track: a recorded voice, carried through",
+    SoundKind.DRIVER: "sound track: the driving video's own sound, carried through",
+}
+
+
+def _sound_ingredient(sound: SoundSource) -> dict:
+    ingredient = {"title": _SOUND_TITLES[sound.kind], "relationship": "inputTo", "label": _SOUND_LABEL,
+                  "metadata": {SOUND: {"kind": sound.kind.value, "sha256": sound.sha256}}}
+    return {**ingredient, "format": "text/plain"} if sound.kind is SoundKind.SYNTHESIZED else ingredient
+
+
+def _sound_action(sound: SoundSource) -> dict:
+    """A c2pa.edited action on the sound track (region: the identified track), citing the sound's ingredient."""
+    action = {
+        "action": EDITED,
+        "description": _SOUND_DESCRIPTIONS[sound.kind],
+        "parameters": {"ingredientIds": [_SOUND_LABEL]},
+        "changes": [{"region": [{"type": "identified", "item": {"identifier": "track_id", "value": SOUND_TRACK_ID}}],
+                     "description": "the sound track"}],
+    }
+    if sound.digital_source_type:
+        action["digitalSourceType"] = sound.digital_source_type
+    if sound.software_agent:
+        action["softwareAgent"] = {"name": sound.software_agent}
+    return action
 
 
 def _duration_ms(path: Path | str) -> int:
@@ -257,13 +337,31 @@ def _report(store: dict, store_json: str, embedded: bool) -> ManifestReport:
         ingredients=tuple(
             {"title": i.get("title"), "relationship": i.get("relationship"),
              "sha256": (i.get("metadata") or {}).get(PIXELS, {}).get("sha256")}
-            for i in active.get("ingredients", [])
+            for i in active.get("ingredients", []) if SOUND not in (i.get("metadata") or {})
         ),
+        sound=_sound(active, actions),
         consent=_assertion(active, CONSENT),
         watermark_id=blocks[0].get("value"),
         watermark_alg=(_assertion(active, SOFT_BINDING) or {}).get("alg"),
         store_json=store_json,
     )
+
+
+def _sound(active: dict, actions: dict) -> dict | None:
+    """The sound a Sitter manifest declares: its ingredient's metadata and the action that cites it."""
+    ingredient = next((i for i in active.get("ingredients", []) if SOUND in (i.get("metadata") or {})), None)
+    if ingredient is None:
+        return None
+    cited = f"/{ingredient.get('label')}"
+    action = next((a for a in actions.get("actions", []) if any(
+        str(ref.get("url", "")).endswith(cited) for ref in (a.get("parameters") or {}).get("ingredients", []))), {})
+    metadata = ingredient["metadata"][SOUND]
+    return {
+        "kind": metadata.get("kind"),
+        "sha256": metadata.get("sha256"),
+        "digital_source_type": action.get("digitalSourceType"),
+        "software_agent": _agent(action.get("softwareAgent")),
+    }
 
 
 def _assertion(manifest: dict, label: str) -> dict | None:

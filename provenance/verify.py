@@ -12,6 +12,10 @@ one verdict:
 - `unlabeled`: neither label found.
 
 A verifier needs no consent database or registry: without them those parts say "unknown".
+
+The report also says what the clip's sound is: none, or what its manifest declares (synthesized speech,
+a recording or a driving video's sound carried through, the hash of the text or file it came from).
+
 `verify` raises only when the clip cannot be examined at all (UnreadableMedia).
 """
 
@@ -23,7 +27,7 @@ from pathlib import Path
 
 from consent import Ledger, RecordNotFound
 from provenance.errors import ManifestInvalid
-from provenance.manifest import ManifestReport, read_manifest
+from provenance.manifest import ManifestReport, SoundKind, read_manifest
 from provenance.registry import Registry
 from provenance.video import VideoInfo, file_sha256, probe
 from provenance.watermark import WatermarkReading, format_watermark_id, read_watermark
@@ -52,6 +56,7 @@ class VerifyReport:
     binding: dict  # manifest_watermark_id, watermark_id, match
     registry: dict  # available, found, entry, manifest (the recovered one, validated against this file)
     consent: dict  # record_id, record_hash, status: active / revoked / expired / erased / unknown
+    sound: dict  # present (the file has a sound track), declared (the manifest's sound: kind, sha256, ...) or None
 
     def to_dict(self) -> dict:
         return {
@@ -63,6 +68,7 @@ class VerifyReport:
             "binding": self.binding,
             "registry": self.registry,
             "consent": self.consent,
+            "sound": self.sound,
         }
 
 
@@ -105,6 +111,7 @@ def verify(
             "manifest": recovered.to_dict() if recovered else None,
         },
         consent=consent,
+        sound={"present": info.has_audio, "declared": cited.sound if cited else None},
     )
 
 
@@ -151,7 +158,7 @@ def _summary(verdict: Verdict, cited: ManifestReport | None, consent: dict) -> s
     signer = f", signed by {cited.signer}" if cited and cited.signer else ""
     trust = "" if not cited or cited.trusted else " (signer not in your trust list)"
     record = f", under consent record {consent['record_id']} ({consent['status']})" if consent["record_id"] else ""
-    return {
+    sentence = {
         Verdict.LABELED: f"This video was made by AI with Sitter{signer}{trust}{record}.",
         Verdict.LABELED_STRIPPED: (f"This video was made by AI with Sitter; its metadata was stripped, and the "
                                    f"watermark led to the original manifest{signer}{trust}{record}."),
@@ -161,6 +168,15 @@ def _summary(verdict: Verdict, cited: ManifestReport | None, consent: dict) -> s
                            "watermark. It was altered after it was signed."),
         Verdict.UNLABELED: "No Sitter label found: no C2PA manifest and no Sitter watermark.",
     }[verdict]
+    sound = _SOUNDS.get((cited.sound or {}).get("kind")) if cited and verdict is not Verdict.TAMPERED else None
+    return f"{sentence} {sound}" if sound else sentence
+
+
+_SOUNDS = {  # what a summary adds for each kind of sound a manifest declares
+    SoundKind.SYNTHESIZED: "Its voice is synthesized speech, made by Sitter from a text.",
+    SoundKind.RECORDING: "Its voice is a recording, carried through; the face was animated to match it.",
+    SoundKind.DRIVER: "Its sound is the driving performance's own, carried through.",
+}
 
 
 def _file(path: Path, info: VideoInfo) -> dict:

@@ -1,7 +1,8 @@
 """Reading and writing video with PyAV: H.264 MP4 out, any FFmpeg-readable video in.
 
 Frames are RGB uint8 arrays of shape (H, W, 3) everywhere in Sitter. Output is H.264 in yuv420p
-(what every player and browser plays), so width and height must be even.
+(what every player and browser plays), so width and height must be even, with the sound, when there is
+some, as AAC at 48 kHz beside it: inside the MP4, so the C2PA hash that binds the manifest covers it too.
 """
 
 import hashlib
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import av
 import numpy as np
@@ -16,6 +18,19 @@ import numpy as np
 from provenance.errors import UnreadableMedia
 
 MAX_PIXELS_PER_FRAME = 4096 * 4096  # refuse absurd headers before allocating frames
+AUDIO_RATE = 48_000  # Hz: the sound is resampled to the rate video players expect
+AUDIO_BITRATE = 128_000  # bits a second of AAC: transparent for a voice, mono or stereo
+
+
+class Sound(Protocol):
+    """Sound to put beside the frames (engine.Audio is one): (channels, n) float32 samples in [-1, 1], one
+    or two channels, `rate` samples a second, starting with the first frame."""
+
+    @property
+    def samples(self) -> np.ndarray: ...
+
+    @property
+    def rate(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -29,10 +44,13 @@ class VideoInfo:
 
 
 def write_mp4(frames: Iterable[np.ndarray], path: Path | str, fps: float, *, crf: int = 18,
-              preset: str = "veryfast") -> int:
-    """Encode RGB frames into an H.264 MP4 at `path`; return how many frames were written.
+              preset: str = "veryfast", sound: Sound | None = None) -> int:
+    """Encode RGB frames into an H.264 MP4 at `path`, with `sound` as its AAC track when given; return how
+    many frames were written.
 
-    `crf` is x264's constant rate factor: 18 is visually lossless, 23 its default, 28 small.
+    `crf` is x264's constant rate factor: 18 is visually lossless, 23 its default, 28 small. The whole sound
+    is encoded before the first frame (about 1 MB of AAC a minute); the muxer interleaves the two tracks by
+    time.
     """
     count = 0
     with av.open(str(path), mode="w", format="mp4") as container:
@@ -40,6 +58,8 @@ def write_mp4(frames: Iterable[np.ndarray], path: Path | str, fps: float, *, crf
         for frame in frames:
             if stream is None:
                 stream = _video_stream(container, frame.shape, fps, crf, preset)
+                if sound is not None:
+                    _write_sound(container, sound)
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
             count += 1
@@ -92,6 +112,24 @@ def _video_stream(container: "av.container.OutputContainer", shape: tuple, fps: 
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.options = {"crf": str(crf), "preset": preset}
     return stream
+
+
+def _write_sound(container: "av.container.OutputContainer", sound: Sound) -> None:
+    """Add an AAC track to `container` and mux all of `sound` into it."""
+    samples = np.ascontiguousarray(sound.samples, np.float32)
+    assert samples.ndim == 2 and samples.shape[0] in (1, 2) and samples.shape[1] > 0, \
+        f"sound must be (1 or 2 channels, n > 0) samples, got {samples.shape}"
+    layout = "mono" if samples.shape[0] == 1 else "stereo"
+    stream = container.add_stream("aac", rate=AUDIO_RATE, layout=layout)
+    stream.bit_rate = AUDIO_BITRATE
+    frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
+    frame.sample_rate, frame.pts, frame.time_base = sound.rate, 0, Fraction(1, sound.rate)
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=AUDIO_RATE)
+    for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
+        for packet in stream.encode(resampled):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
 
 
 def _open(path: Path | str) -> "av.container.InputContainer":

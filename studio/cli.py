@@ -1,9 +1,11 @@
 """The `sitter` command line. Every command is thin: parse, call one library function, print.
 
-Exit codes: 0 ok, 1 a check failed (the ledger does not verify), 2 bad input, 3 consent refused.
+Exit codes: 0 ok, 1 a check failed (the ledger does not verify) or a render worker failed, 2 bad input, 3 consent
+refused.
 Domain errors become one line on stderr, never a traceback.
 """
 
+import dataclasses
 import functools
 import getpass
 import json
@@ -34,8 +36,9 @@ from provenance import Output, ProvenanceError, SigningFailed, VerifyReport, des
 from provenance.disclosure import Corner, DisclosureStyle
 from studio import store
 from studio.demo import run_demo
-from studio.pipeline import ENGINES, RenderRequest, render
+from studio.pipeline import ENGINES, RenderRequest
 from studio.settings import Settings
+from studio.workers import WorkerFailed
 
 EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
 
@@ -44,7 +47,7 @@ def exit_code(err: Exception) -> int:
     """The one map from a domain exception to the process exit code."""
     if isinstance(err, ConsentRefused):
         return EXIT_REFUSED
-    if isinstance(err, LedgerTampered | SigningFailed):
+    if isinstance(err, LedgerTampered | SigningFailed | WorkerFailed):
         return EXIT_CHECK_FAILED
     return EXIT_BAD_INPUT
 
@@ -64,7 +67,7 @@ class SitterGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (ConsentError, ProvenanceError, EngineError) as err:
+        except (ConsentError, ProvenanceError, EngineError, WorkerFailed) as err:
             raise Failure(err) from err
 
 
@@ -108,7 +111,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
     Data (database, keys, evidence, outputs) lives in $SITTER_HOME, default ~/.sitter.
     """
     settings = Settings.from_env()
-    ctx.obj = Settings(settings.home, db_url, settings.controller) if db_url else settings
+    ctx.obj = dataclasses.replace(settings, database_url=db_url) if db_url else settings
 
 
 def main() -> None:
@@ -283,7 +286,8 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
 @click.option("--consent", "record_id", metavar="ID", help="The consent record to render under (default: any "
               "record that covers the sources and allows the purpose).")
 @click.option("--source", "sources", multiple=True, required=True, type=click.Path(path_type=Path), metavar="IMG",
-              help="A source image (repeatable); the warp engine animates the first.")
+              help="A source image (repeatable); the warp engine animates the first, the neural engine learns "
+              "the face from all.")
 @click.option("--driver", type=click.Path(path_type=Path), metavar="VIDEO",
               help="A driving video, or its landmark track as JSON.")
 @click.option("--driver-landmarks", type=click.Path(path_type=Path), metavar="JSON",
@@ -292,6 +296,10 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
 @click.option("--landmarks", multiple=True, type=click.Path(path_type=Path), metavar="JSON",
               help="Landmarks for a source image (one per --source), for faces detection misses.")
 @click.option("--engine", type=click.Choice(ENGINES), default="warp", show_default=True)
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), metavar="CKPT",
+              help="The neural engine's meta-learned checkpoint (sitter train makes one).")
+@click.option("--finetune-steps", type=click.IntRange(0), default=0, show_default=True,
+              help="Neural engine: fine-tune on the source images for N steps first (0: feed-forward).")
 @click.option("--seconds", type=float, default=6.0, show_default=True,
               help="Length of a preset; a driver runs its own length, at most this.")
 @click.option("--fps", type=float, default=25.0, show_default=True)
@@ -303,13 +311,25 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
 @click.option("--no-visible-label", is_flag=True, help="No visible caption or mark (the invisible watermark and "
               "the signed manifest stay: they cannot be turned off).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Makes a preset's motion reproducible.")
+@click.option("--say", metavar="TEXT", help="A text for the face to speak (espeak-ng, offline); the video lasts as "
+              "long as the speech. Needs consent for 'speech'.")
+@click.option("--voice", metavar="V", help="An espeak-ng voice for --say: f1-f5, m1-m7, whisper, ... "
+              "(espeak-ng --voices=variant).")
+@click.option("--language", metavar="L", help="The language of --say: en, en-us, fr, de, ... (espeak-ng --voices); "
+              "default en.")
+@click.option("--audio", type=click.Path(path_type=Path), metavar="FILE",
+              help="A recorded voice (WAV, MP3, M4A) to lip-sync to; it becomes the sound track. Needs consent for "
+              "'speech'.")
+@click.option("--no-audio", is_flag=True, help="Leave a driving video's sound out (a video with sound needs consent "
+              "for 'speech').")
 @click.option("--purpose", required=True, help="What the video is for; the consent record must allow it.")
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The MP4 to write.")
 @operator_option
 @json_option
 @click.pass_obj
 def render_command(settings: Settings, motion: str | None, landmarks: tuple[Path, ...], label: str,
-                   label_corner: str, no_visible_label: bool, as_json: bool, **fields: object) -> None:
+                   label_corner: str, no_visible_label: bool, language: str | None, no_audio: bool, as_json: bool,
+                   **fields: object) -> None:
     """Render a labeled, signed talking-head video of consented source images.
 
     Exit 0 ok, 2 bad input, 3 consent refused; nothing is written at --out unless everything succeeded.
@@ -318,13 +338,23 @@ def render_command(settings: Settings, motion: str | None, landmarks: tuple[Path
 
         sitter render --consent 3f9c2a7be01d44c5 --source ada.jpg --motion talk --seconds 8 \\
             --purpose marketing --out ada-talking.mp4
+
+        sitter render --consent 3f9c2a7be01d44c5 --source ada.jpg --say "Hello, I am Ada." --voice f3 \\
+            --purpose marketing --out ada-speaking.mp4
     """
-    if fields["driver"] is not None and motion is not None:
-        raise click.UsageError("give --driver or --motion, not both")
+    movers = [flag for flag, given in (("--driver", fields["driver"]), ("--motion", motion), ("--say", fields["say"]),
+                                       ("--audio", fields["audio"])) if given is not None]
+    if len(movers) > 1:
+        raise click.UsageError(f"give {movers[0]} or {movers[1]}, not both")
+    if fields["say"] is None and (fields["voice"] or language):
+        raise click.UsageError("--voice and --language are for --say")
+    if no_audio and fields["driver"] is None:
+        raise click.UsageError("--no-audio is for --driver (a driving video's sound)")
     disclosure = None if no_visible_label else DisclosureStyle(label, corner=Corner(label_corner))
-    request = RenderRequest(**fields, motion=motion or "talk", landmarks=landmarks or None, disclosure=disclosure)
-    with settings.open_studio() as studio, _progress_bar("rendering") as progress:
-        output = render(request, studio, progress)
+    request = RenderRequest(**fields, motion=motion or "talk", landmarks=landmarks or None, disclosure=disclosure,
+                            language=language or "en", driver_sound=not no_audio)
+    with settings.open_runner() as runner, _progress_bar("rendering") as progress:
+        output = runner.submit(request).wait(progress)
     _print_output(output, as_json)
 
 
@@ -378,6 +408,69 @@ def studio_command(ctx: click.Context, port: int, address: str, home: Path | Non
     argv = command(port, address)
     click.echo(f"Sitter studio on http://{address}:{port} (data in {env.get('SITTER_HOME', ctx.obj.home)})")
     os.execve(argv[0], argv, env)
+
+
+# training
+
+@cli.command("train")
+@click.option("--data", required=True, type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="A folder of talking-face videos, one person each, each with NAME.landmarks.json (without one, "
+              "its faces are detected once and cached).")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), metavar="CKPT",
+              help="The checkpoint to write (every --save-every steps and at the end).")
+@click.option("--resume", is_flag=True, help="Continue the checkpoint at --out, same model and data, up to --steps.")
+@click.option("--steps", type=click.IntRange(1), help="Total steps, resumed ones included  [default: 100000]")
+@click.option("--k", type=click.IntRange(1), help="Frames embedded per episode  [default: 8]")
+@click.option("--batch", type=click.IntRange(1), help="Episodes per step, per process  [default: 1]")
+@click.option("--size", type=int, help="Model resolution, a power of two  [default: 256]")
+@click.option("--base-channels", "base", type=click.IntRange(1), help="Channels of the first block  [default: 64]")
+@click.option("--max-channels", type=click.IntRange(1), help="Widest block and embedding size  [default: 512]")
+@click.option("--res-blocks", type=click.IntRange(0), help="The generator's constant blocks  [default: 5]")
+@click.option("--g-downs", type=click.IntRange(1), help="Halvings before those blocks  [default: 4; 256 -> 16 px]")
+@click.option("--lr-eg", type=click.FloatRange(0, min_open=True), help="Adam, E and G  [default: 5e-5]")
+@click.option("--lr-d", type=click.FloatRange(0, min_open=True), help="Adam, D  [default: 2e-4]")
+@click.option("--save-every", type=click.IntRange(1), help="Steps between checkpoints  [default: 1000]")
+@click.option("--log-every", type=click.IntRange(1), help="Steps between loss lines  [default: 50]")
+@click.option("--seed", type=int, help="Initial weights and episodes  [default: 0]")
+@click.option("--device", help="cuda, cuda:1, cpu  [default: CUDA when available; torchrun: each rank's GPU]")
+@click.option("--tensorboard", type=click.Path(file_okay=False), metavar="DIR",
+              help="Also log the losses for TensorBoard here (needs the tensorboard package).")
+@click.option("--cache", type=click.Path(file_okay=False), metavar="DIR",
+              help="Where decoded training frames are kept  [default: DATA/.sitter-cache]")
+@click.pass_obj
+def train_command(settings: Settings, data: Path, out: Path, resume: bool, **options: object) -> None:
+    """Meta-learn the neural engine (Zakharov et al. 2019) on talking-face videos; resumable; DDP under torchrun.
+
+    The content loss uses the VGG19 / VGGFace weight files set in $SITTER_VGG19_WEIGHTS and
+    $SITTER_VGGFACE_WEIGHTS; without them, a pixel-space loss (L1 + multi-scale SSIM). The checkpoint
+    records which.
+
+    Example:
+
+        sitter train --data talking/ --out heads.pt --steps 20000
+        torchrun --standalone --nproc_per_node=8 -m studio.cli train --data talking/ --out heads.pt
+    """
+    from engine.neural import ModelConfig, TrainConfig  # imports torch: only for this command
+    from engine.neural.train import train
+
+    given = {name: value for name, value in options.items() if value is not None}
+    model_options = {name: given.pop(name) for name in ("size", "base", "max_channels", "res_blocks", "g_downs")
+                     if name in given}
+    if resume and model_options:
+        raise click.UsageError("a resumed run keeps its checkpoint's model: drop --size, --g-downs and the "
+                               "channel and block options")
+    try:
+        model = None if resume else ModelConfig(**model_options)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    weights = {"vgg19_weights": settings.vgg19_weights, "vggface_weights": settings.vggface_weights}
+    config = TrainConfig(**given, **{name: str(path) for name, path in weights.items() if path})
+    _log_info("engine.neural")
+    with _progress_bar("training") as progress:
+        history = train(data, out, config, model, resume=resume, on_step=lambda done, total, _: progress(done, total))
+    if history and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks and writes
+        last = history[-1]
+        click.echo(f"wrote {out}: step {config.steps}, G loss {last['g']:.4g}, D loss {last['d']:.4g}")
 
 
 # verify and keys
@@ -495,6 +588,16 @@ class _progress_bar:
         self.shown = done
 
 
+def _log_info(name: str) -> None:
+    """Show a library logger's INFO lines (parameter counts, losses) on stderr, as they are."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    logger.handlers = [handler]  # one, however often a command runs in this process
+    logger.propagate = False
+
+
 def _output_dict(output: Output) -> dict:
     return {"path": str(output.path), "output_id": output.output_id, "watermark_id": output.watermark_id,
             "sha256": output.sha256, "frames": output.frames, "manifest_bytes": output.manifest_bytes}
@@ -528,8 +631,19 @@ def _report_text(report: VerifyReport) -> str:
         f"{'match' if report.binding['match'] else 'no match'}",
         f"registry    {_registry_text(report.registry)}",
         f"consent     record {consent['record_id'] or '-'}: {consent['status']}",
+        f"sound       {_sound_text(report.sound)}",
     ]
     return "\n".join(lines)
+
+
+def _sound_text(sound: dict) -> str:
+    declared = sound["declared"]
+    if declared is None:
+        return "a sound track the manifest does not describe" if sound["present"] else "none"
+    source_type = declared["digital_source_type"]
+    made = source_type.rsplit("/", 1)[-1] if source_type else "source type not declared"
+    by = f", by {declared['software_agent']}" if declared["software_agent"] else ""
+    return f"{declared['kind']} ({made}{by}), from sha256:{declared['sha256']}"
 
 
 def _registry_text(registry: dict) -> str:

@@ -1,9 +1,12 @@
-"""The one render path. The CLI and the studio both call `render`; nothing else makes a video.
+"""The one render path. The CLI and the studio both call `render`, in their process or on a Ray render worker
+(studio/workers.py); nothing else makes a video.
 
-    authorize(sources, purpose, operator)      consent/     -> Grant, or a ConsentRefused
-    engine.prepare(sources) / engine.render    engine/      -> frames
+    authorize(sources, purpose, operator)      consent/     -> Grant, or a ConsentRefused (a video with
+                                                               sound needs `speech` allowed too)
+    engine.prepare(sources) / engine.render    engine/      -> frames (a text spoken, a recording's voice
+                                                               or a driver's motion; and their sound)
     visible disclosure (optional)              provenance/
-    label_and_sign: watermark every frame, encode H.264, sign C2PA, register
+    label_and_sign: watermark every frame, encode H.264 (+ AAC sound), sign C2PA, register
     grant re-checked + the use logged          consent/     (inside label_and_sign, before publishing)
     atomic rename into place                   provenance/
 
@@ -11,28 +14,59 @@ All or nothing: a refusal, a crash or a revocation that lands mid-render leaves 
 path. There is no option that skips the watermark or the manifest; only the visible caption is optional.
 """
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from consent import Grant, InvalidInput, Ledger, authorize
-from engine import BadMotion, Motion, Track, WarpConfig, WarpEngine, from_track, preset, read_track, track_video
-from provenance import Output, Registry, StudioSigner, label_and_sign
+from consent import Grant, InvalidInput, Ledger, Purpose, authorize
+from engine import (
+    Audio,
+    BadMotion,
+    Motion,
+    Track,
+    WarpConfig,
+    WarpEngine,
+    from_track,
+    has_sound,
+    preset,
+    read_audio,
+    read_track,
+    speak,
+    speaking,
+    speech_mouth,
+    track_video,
+    voice_mouth,
+)
+from provenance import Output, Registry, SoundKind, SoundSource, StudioSigner, declared_source_type, label_and_sign
 from provenance.disclosure import Disclosure, DisclosureStyle
+from provenance.manifest import TRAINED_ALGORITHMIC_MEDIA
+from provenance.video import file_sha256
 from provenance.video import probe as probe_video
 
-ENGINES = ("warp",)
+if TYPE_CHECKING:
+    from engine.neural import NeuralEngine
+
+ENGINES = ("warp", "neural")
 MAX_SECONDS = 120.0
+MAX_FINETUNE = 10_000  # neural engine fine-tuning steps: the paper's few-shot results use tens to hundreds
 
 Progress = Callable[[int, int], None]  # (frames done, frames in all)
 
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """What to render. `driver` (a video, or its landmark track as JSON) wins over the `motion` preset."""
+    """What to render. `driver` (a video, or its landmark track as JSON) wins over the `motion` preset.
+
+    With `say` (a text, spoken by espeak-ng) or `audio` (a recorded voice) the face speaks: the mouth follows
+    the speech over idle motion and blinks, the speech is the sound track, and the video lasts as long as the
+    speech (`seconds` does not apply). A driving video's own sound is carried through unless `driver_sound`
+    is False. Any output with sound needs a consent record that allows `speech` as well as `purpose`.
+    """
 
     sources: tuple[Path, ...]
     purpose: str
@@ -44,11 +78,18 @@ class RenderRequest:
     driver_landmarks: Path | None = None  # the driver's landmark track, instead of detecting it in the video
     landmarks: tuple[Path | None, ...] | None = None  # one JSON (or None: detect) per source
     engine: str = "warp"
+    checkpoint: Path | None = None  # the neural engine's meta-learned checkpoint (see `sitter train`)
+    finetune_steps: int = 0  # neural engine: 0 feed-forward; N fine-tunes on the sources for N steps first
     seconds: float = 6.0  # a preset's length; a driver runs its own length, at most this long
     fps: float = 25.0
     size: int = 512
     disclosure: DisclosureStyle | None = field(default_factory=DisclosureStyle)  # None: no visible caption
     seed: int = 0
+    say: str | None = None  # a text to speak; personal data maybe: only its SHA-256 leaves the render
+    voice: str | None = None  # an espeak-ng voice variant for `say` ("f3", "m2", ...); None: the language's own
+    language: str = "en"  # the espeak-ng language `say` is in ("en", "en-us", "fr", ...)
+    audio: Path | None = None  # a recorded voice (WAV, MP3, M4A, ...) to lip-sync to
+    driver_sound: bool = True  # carry a driving video's sound track into the output
 
 
 @dataclass(frozen=True)
@@ -59,6 +100,8 @@ class Studio:
     registry: Registry
     signer: StudioSigner
     engine: WarpEngine = field(default_factory=WarpEngine)
+    vgg19_weights: Path | None = None  # perceptual weights for the neural engine's fine-tuning content loss
+    vggface_weights: Path | None = None
 
     def __enter__(self) -> "Studio":
         return self
@@ -76,11 +119,13 @@ def render(request: RenderRequest, studio: Studio, on_progress: Progress | None 
     ConsentRefused after the work when the grant no longer holds at publishing time.
     """
     _check(request)
+    sound = _sound_kind(request)
     grant = authorize(studio.ledger, request.sources, request.purpose, request.operator,
-                      record_id=request.record_id)
-    engine = _engine(studio.engine, request)
+                      record_id=request.record_id, also=(Purpose.SPEECH,) if sound else ())
+    engine = _engine(studio, request)
     identity = engine.prepare(request.sources, request.landmarks)
-    motion = _motion(request, engine)
+    take = _take(request, engine, sound)
+    motion = take.motion
     frames = engine.render(identity, motion)
     if request.disclosure is not None:
         frames = Disclosure(request.disclosure, request.size, request.size, motion.fps).apply(frames)
@@ -88,10 +133,20 @@ def render(request: RenderRequest, studio: Studio, on_progress: Progress | None 
         frames = _counted(frames, motion.frames, on_progress)
     return label_and_sign(frames, motion.fps, grant.sources, grant, request.out, signer=studio.signer,
                           registry=studio.registry, engine=f"sitter-{request.engine}",
-                          engine_version=version("sitter"), before_publish=_publish_check(studio.ledger, grant))
+                          engine_version=version("sitter"), before_publish=_publish_check(studio.ledger, grant),
+                          sound=take.sound, sound_source=take.source)
 
 
 # helpers
+
+
+@dataclass(frozen=True)
+class _Take:
+    """What the face does, and the sound it does it to with what the manifest will say that sound is."""
+
+    motion: Motion
+    sound: Audio | None = None
+    source: SoundSource | None = None
 
 
 def _check(request: RenderRequest) -> None:
@@ -103,15 +158,90 @@ def _check(request: RenderRequest) -> None:
         raise InvalidInput(f"length must be between 0 and {MAX_SECONDS:.0f} seconds, got {request.seconds}")
     if not 1 <= request.fps <= 60:
         raise InvalidInput(f"frame rate must be between 1 and 60, got {request.fps}")
+    if request.engine == "neural" and request.checkpoint is None:
+        raise InvalidInput("the neural engine needs a meta-learned checkpoint: give one (sitter train makes it)")
+    if request.finetune_steps and request.engine != "neural":
+        raise InvalidInput("fine-tuning steps are for the neural engine")
+    if not 0 <= request.finetune_steps <= MAX_FINETUNE:
+        raise InvalidInput(f"fine-tuning steps must be between 0 and {MAX_FINETUNE}, got {request.finetune_steps}")
+    if request.say is not None and request.audio is not None:
+        raise InvalidInput("give a text to say or a recording to lip-sync to, not both")
+    if (request.say is not None or request.audio is not None) and request.driver is not None:
+        raise InvalidInput("speech moves the face itself: give a text or a recording, or a driver, not both")
 
 
-def _engine(shared: WarpEngine, request: RenderRequest) -> WarpEngine:
-    """The shared engine when the size matches (it keeps the face detector loaded), else one for this size."""
+def _sound_kind(request: RenderRequest) -> SoundKind | None:
+    """The sound the output will carry, known before any work: consent for `speech` depends on it."""
+    if request.say is not None:
+        return SoundKind.SYNTHESIZED
+    if request.audio is not None:
+        return SoundKind.RECORDING
+    if request.driver_sound and request.driver is not None and request.driver.suffix.lower() != ".json" \
+            and has_sound(request.driver):
+        return SoundKind.DRIVER
+    return None
+
+
+def _engine(studio: Studio, request: RenderRequest) -> "WarpEngine | NeuralEngine":
+    """The shared warp engine when the size matches (it keeps the face detector loaded), else one for this
+    size; or a neural engine on the request's checkpoint, sharing the detector."""
+    shared = studio.engine
     try:
-        config = WarpConfig(size=request.size)
+        config = WarpConfig(size=request.size)  # its size rule (even, 128-4096) is the video's, for every engine
     except ValueError as err:
         raise InvalidInput(str(err)) from None
+    if request.engine == "neural":
+        from engine.neural import NeuralConfig, NeuralEngine  # imports torch: only when rendering with it
+
+        weights = {"vgg19_weights": studio.vgg19_weights, "vggface_weights": studio.vggface_weights}
+        return NeuralEngine(request.checkpoint, NeuralConfig(size=request.size, finetune_steps=request.finetune_steps,
+                                                             **weights), detector=shared.detector)
     return shared if shared.config == config else WarpEngine(config, detector=shared.detector)
+
+
+def _take(request: RenderRequest, engine: WarpEngine, sound: SoundKind | None) -> _Take:
+    """The motion and sound the request asks for: a text spoken, a recording lip-synced, or a driver or
+    preset's motion (with the driver's own sound when it carries one)."""
+    if sound is SoundKind.SYNTHESIZED:
+        return _spoken(request)
+    if sound is SoundKind.RECORDING:
+        return _recorded(request)
+    motion = _motion(request, engine)
+    if sound is SoundKind.DRIVER:
+        audio = read_audio(request.driver, until=motion.seconds).cut(motion.seconds)
+        return _Take(motion, audio, _carried(SoundKind.DRIVER, request.driver))
+    return _Take(motion)
+
+
+def _spoken(request: RenderRequest) -> _Take:
+    """The text spoken, the mouth on its phonemes; the manifest gets the text's hash, never the text."""
+    speech = speak(request.say, language=request.language, voice=request.voice)
+    frames = _speech_frames(speech.audio.seconds, request.fps)
+    mouth = speech_mouth(speech.phonemes, fps=request.fps, frames=frames)
+    text_sha256 = hashlib.sha256(request.say.strip().encode()).hexdigest()
+    source = SoundSource(SoundKind.SYNTHESIZED, text_sha256, TRAINED_ALGORITHMIC_MEDIA, speech.synthesizer)
+    return _Take(speaking(mouth, seed=request.seed), speech.audio, source)
+
+
+def _recorded(request: RenderRequest) -> _Take:
+    """The recording's voice, the mouth on its loudness and spectrum."""
+    audio = read_audio(request.audio, until=MAX_SECONDS + 1)
+    frames = _speech_frames(audio.seconds, request.fps)
+    mouth = voice_mouth(audio, fps=request.fps, frames=frames)
+    return _Take(speaking(mouth, seed=request.seed), audio, _carried(SoundKind.RECORDING, request.audio))
+
+
+def _speech_frames(seconds: float, fps: float) -> int:
+    """As many frames as the speech lasts (to within half a frame)."""
+    if seconds > MAX_SECONDS:
+        raise InvalidInput(f"the speech lasts more than {MAX_SECONDS:.0f} seconds, the most a render can be: "
+                           "make it shorter")
+    return max(1, round(seconds * fps))
+
+
+def _carried(kind: SoundKind, path: Path) -> SoundSource:
+    """A sound carried through from a file: the file's hash, and the source type its own manifest declares."""
+    return SoundSource(kind, file_sha256(path), declared_source_type(path))
 
 
 def _motion(request: RenderRequest, engine: WarpEngine) -> Motion:

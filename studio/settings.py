@@ -5,7 +5,11 @@ Read once at the edge (the CLI, the studio) from the environment and passed inwa
 - SITTER_DB_URL: the database (default a SQLite file in the data directory; a PostgreSQL URL for teams);
 - SITTER_CONTROLLER: the organisation named as data controller on consent receipts;
 - SITTER_SIGNING_CHAIN, SITTER_SIGNING_KEY (and optionally SITTER_TRUST_ANCHOR, SITTER_TSA_URL): the
-  production C2PA certificate chain and key; without them a development CA is created on first use.
+  production C2PA certificate chain and key; without them a development CA is created on first use;
+- SITTER_VGG19_WEIGHTS, SITTER_VGGFACE_WEIGHTS: state dict files of the perceptual networks the neural
+  engine's content loss uses (training and fine-tuning); without them it uses a pixel-space loss;
+- SITTER_RAY_ADDRESS: a Ray cluster (ray://HEAD:10001, or HEAD:6379 on one of its nodes) whose render workers run
+  the renders; unset, they run in-process.
 """
 
 import os
@@ -27,6 +31,7 @@ from studio.store import upgrade
 
 if TYPE_CHECKING:
     from studio.pipeline import Studio
+    from studio.workers import Runner
 
 
 _MIGRATED: set[str] = set()  # database URLs this process has brought up to date
@@ -41,6 +46,9 @@ class Settings:
     signing_key: Path | None = None
     trust_anchor: Path | None = None
     tsa_url: str | None = None
+    vgg19_weights: Path | None = None
+    vggface_weights: Path | None = None
+    ray_address: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -51,7 +59,9 @@ class Settings:
             return Path(env[name]).expanduser() if env.get(name) else None
 
         return cls(home, url, env.get("SITTER_CONTROLLER") or cls.controller, path("SITTER_SIGNING_CHAIN"),
-                   path("SITTER_SIGNING_KEY"), path("SITTER_TRUST_ANCHOR"), env.get("SITTER_TSA_URL") or None)
+                   path("SITTER_SIGNING_KEY"), path("SITTER_TRUST_ANCHOR"), env.get("SITTER_TSA_URL") or None,
+                   path("SITTER_VGG19_WEIGHTS"), path("SITTER_VGGFACE_WEIGHTS"),
+                   ray_address=env.get("SITTER_RAY_ADDRESS") or None)
 
     @property
     def keys_dir(self) -> Path:
@@ -99,7 +109,25 @@ class Settings:
         """Everything a render needs, from this configuration; close it (or use `with`) when done."""
         from studio.pipeline import Studio  # the pipeline imports the engine and torch: only when rendering
 
-        return Studio(self.open_ledger(), self.open_registry(), self.signer())
+        return Studio(self.open_ledger(), self.open_registry(), self.signer(), vgg19_weights=self.vgg19_weights,
+                      vggface_weights=self.vggface_weights)
+
+    def open_runner(self, studio: "Studio | None" = None) -> "Runner":
+        """Where renders run: the Ray cluster's render workers when SITTER_RAY_ADDRESS is set, else this process, on
+        `studio` (or on one opened here and closed with the runner). Use it with `with`."""
+        from studio.workers import InProcessRunner, WorkerFailed
+
+        if self.ray_address:
+            try:
+                from studio.ray_workers import RayRunner  # imports Ray: only when a cluster is configured
+            except ModuleNotFoundError as err:
+                if err.name != "ray":
+                    raise
+                raise WorkerFailed("SITTER_RAY_ADDRESS is set but Ray is not installed here: pip install "
+                                   "'sitter[ray]', or unset it to render in this process") from None
+            return RayRunner(self.ray_address)
+
+        return InProcessRunner(studio) if studio is not None else InProcessRunner(self.open_studio(), owned=True)
 
     def known_trust_anchors(self) -> list[Path]:
         """The studio's own roots, where they exist: a verifier on the studio's machine trusts its own CA."""

@@ -1,13 +1,15 @@
 """Shared fixtures: a throwaway ledger, real portraits, an evidence file."""
 
-import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from postgres import Cluster, binaries
+from servers import missing
 
 from consent import Ledger, LedgerKey
 from provenance import StudioSigner, development_signer
@@ -45,14 +47,10 @@ def evidence(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A throwaway PostgreSQL server for the session, or a skip saying why there is none (a failure where
-    SITTER_REQUIRE_POSTGRES is set: .ci/run sets it, so CI never skips the PostgreSQL store tests)."""
+    """A throwaway PostgreSQL server for the session, or a skip saying why there is none (a failure in CI)."""
     bin_dir = binaries()
     if bin_dir is None:
-        reason = "no PostgreSQL server binaries (apt-get install postgresql)"
-        if os.environ.get("SITTER_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL store tests required but {reason}")
-        pytest.skip(reason)
+        missing("no PostgreSQL server binaries here (apt-get install postgresql)")
     cluster = Cluster(bin_dir).start()
     yield cluster
     cluster.stop()
@@ -103,3 +101,45 @@ def clip(tmp_path: Path) -> Path:
 def signer(tmp_path: Path) -> StudioSigner:
     """The development CA's signer in a throwaway keys folder."""
     return development_signer(tmp_path / "keys")
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread: tiny networks on a shared 2-core machine run faster without thread contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def talking_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three synthetic people talking, 16 frames each (tests/talking_faces.py): neural engine training data."""
+    from talking_faces import write_clips
+
+    return write_clips(tmp_path_factory.mktemp("talking"))
+
+
+@pytest.fixture(scope="session")
+def trained(talking_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, float]]]:
+    """A tiny neural engine checkpoint (32 px, 8 to 32 channels) meta-learned for 30 steps on `talking_data`
+    (at 10x the paper's learning rates, so that 30 steps show), and the losses of each step."""
+    from engine.neural import ModelConfig, TrainConfig
+    from engine.neural.train import train
+
+    out = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
+    config = TrainConfig(steps=30, k=2, batch=2, lr_eg=5e-4, lr_d=2e-3, save_every=30)
+    with one_torch_thread():
+        history = train(talking_data, out, config, ModelConfig(size=32, base=8, max_channels=32, g_downs=2,
+                                                               res_blocks=1))
+    return out, history

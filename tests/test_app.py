@@ -5,11 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from servers import missing
 from streamlit.testing.v1 import AppTest
 
 from consent import Ledger
+from engine.speech import available as espeak_installed
 from provenance import Verdict, verify
-from provenance.video import write_mp4
+from provenance.video import probe, write_mp4
 from studio.app.common import IMAGES
 from studio.settings import Settings
 
@@ -203,6 +205,29 @@ def test_a_records_kept_images_render_under_the_local_operator_name(page, ledger
     assert len(list(settings.outputs_dir.glob("*.mp4"))) == 1
     use = ledger.events()[-1]
     assert (use["kind"], use["record_id"], use["body"]["operator"]) == ("use", record_id, "Ines at desk 2")
+
+
+def test_a_text_spoken_in_the_page_needs_speech_consent_and_comes_out_with_sound(page, consented,
+                                                                                 settings: Settings) -> None:
+    if not espeak_installed():
+        missing("espeak-ng is not installed (the Makefile installs it when run as root)")
+    silent_only = consented()
+    at = render_page(page)
+    at.radio(key="motion_mode").set_value("Speak a text")
+    at.run()
+    at.text_area(key="say").input("Good morning, I am the sitter.")
+    press(at.run(), "Render")
+    assert f"Consent record {silent_only} does not allow purpose 'speech'" in texts(at, "error")
+    assert not list(settings.outputs_dir.glob("*.mp4"))
+
+    speaking = consented(purposes=("marketing", "speech"))
+    at.run().selectbox(key="record").set_value(speaking)
+    press(at.run(), "Render")
+    assert not at.error, texts(at, "error")
+    [video] = settings.outputs_dir.glob("*.mp4")
+    assert probe(video).has_audio
+    report = verify(video, trust_anchors=settings.known_trust_anchors())
+    assert report.verdict is Verdict.LABELED and report.consent["record_id"] == speaking
 
 
 def test_an_upload_that_is_not_an_image_is_an_error_and_the_page_goes_on(page, consented) -> None:

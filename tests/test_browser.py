@@ -2,7 +2,7 @@
 consent -> create -> verify -> audit, with a screenshot of each page under test-output/browser/.
 
 Needs Chromium (Debian's `chromium` package) and the `playwright` Python package; without them the test
-skips and says why, except where SITTER_REQUIRE_BROWSER is set (.ci/run sets it), where it fails.
+skips and says why (and fails in CI: tests/servers.py `missing`).
 """
 
 import importlib.util
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from servers import free_port
+from servers import free_port, missing
 
 from provenance import Verdict, verify
 from studio.settings import Settings
@@ -44,10 +44,8 @@ def _missing() -> str | None:
 @pytest.fixture(scope="module")
 def browser_ready() -> None:
     reason = _missing()
-    if reason and os.environ.get("SITTER_REQUIRE_BROWSER"):
-        pytest.fail(f"browser test required but {reason}")
     if reason:
-        pytest.skip(reason)
+        missing(reason)
 
 
 @pytest.fixture

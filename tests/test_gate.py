@@ -101,6 +101,19 @@ def test_a_purpose_the_record_does_not_allow_is_refused(ledger: Ledger, add, ima
         authorize(ledger, images[:1], "marketing", "alice")
 
 
+def test_a_use_with_sound_needs_one_record_that_also_allows_speech(ledger: Ledger, add, images: list[Path]) -> None:
+    silent = add(images[:1], purposes=["marketing"])
+    with pytest.raises(PurposeNotAllowed, match=rf"{silent.record_id} does not allow purpose 'speech'.*without sound"):
+        authorize(ledger, images[:1], "marketing", "alice", also=["speech"])
+    speaking = add(images[:1], purposes=["marketing", "speech"])
+    grant = authorize(ledger, images[:1], "marketing", "alice", also=["speech"])
+    assert (grant.record_id, grant.purpose, grant.also) == (speaking.record_id, "marketing", ("speech",))
+    assert ledger.record_render(grant, output_id="out-1").events[-1]["body"]["also"] == ["speech"]
+    ledger.revoke(speaking.record_id, reason="no more talking", operator="alice")
+    with pytest.raises(ConsentRevoked):
+        grant.recheck()
+
+
 def test_a_resaved_copy_is_covered_and_an_edited_one_is_not(ledger: Ledger, add, portrait: Path,
                                                            tmp_path: Path) -> None:
     add([portrait])

@@ -3,6 +3,7 @@
 import json
 import struct
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -13,8 +14,18 @@ from consent import Ledger, authorize
 from consent.sources import SourceImage
 from provenance.errors import BadTrustAnchors, ManifestInvalid, SigningFailed, UnreadableMedia
 from provenance.keys import StudioSigner, callback_signer
-from provenance.manifest import CONSENT, TRAINED_ALGORITHMIC_MEDIA, ManifestContent, read_manifest, sign_video
+from provenance.manifest import (
+    CONSENT,
+    TRAINED_ALGORITHMIC_MEDIA,
+    ManifestContent,
+    SoundKind,
+    SoundSource,
+    declared_source_type,
+    read_manifest,
+    sign_video,
+)
 from provenance.registry import Registry
+from provenance.video import write_mp4
 
 
 @pytest.fixture
@@ -63,6 +74,21 @@ def test_the_manifest_is_small_and_exactly_what_was_embedded(signed) -> None:
 def test_an_unsigned_video_has_no_manifest_which_is_not_an_error(clip: Path) -> None:
     report = read_manifest(clip)
     assert not report.present and report.validation_state is None and report.watermark_id is None
+
+
+def test_a_sound_track_is_declared_with_its_source_type_and_the_hash_of_what_it_came_from(
+    tmp_path: Path, signed, signer
+) -> None:
+    unsigned, path = tmp_path / "unsigned.mp4", tmp_path / "signed-with-sound.mp4"
+    quiet = SimpleNamespace(samples=np.zeros((1, 8000), np.float32), rate=8000)  # any Sound will do
+    write_mp4([np.zeros((64, 64, 3), np.uint8)] * 12, unsigned, fps=12, sound=quiet)
+    sound = SoundSource(SoundKind.DRIVER, "ef" * 32, declared_source_type(signed[0]))
+    sign_video(unsigned, path, _content(sound=sound), signer)
+    report = read_manifest(path, trust_anchors=[signer.trust_anchor])
+    assert report.trusted and len(report.ingredients) == 2  # the source images; the sound is reported apart
+    assert report.sound == {"kind": "driver-audio", "sha256": "ef" * 32,
+                            "digital_source_type": TRAINED_ALGORITHMIC_MEDIA, "software_agent": None}
+    assert declared_source_type(unsigned) is None and read_manifest(signed[0]).sound is None
 
 
 def test_changing_the_frame_data_breaks_the_hash_binding(tmp_path: Path, signed, signer) -> None:

@@ -53,7 +53,8 @@ IMAGES = UploadRule("image", ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"
 VIDEOS = UploadRule("video", ("mp4", "mov", "m4v", "webm", "mkv", "avi"), 200)
 EVIDENCE = UploadRule("evidence", ("pdf", "jpg", "jpeg", "png", "txt", "mp4", "mov", "webm"), 100)
 LANDMARKS = UploadRule("landmarks", ("json",), 5)
-MAX_UPLOAD_MB = max(rule.max_mb for rule in (IMAGES, VIDEOS, EVIDENCE, LANDMARKS))  # the server's own limit
+AUDIO = UploadRule("audio", ("wav", "mp3", "m4a", "aac", "ogg", "flac"), 50)
+MAX_UPLOAD_MB = max(rule.max_mb for rule in (IMAGES, VIDEOS, EVIDENCE, LANDMARKS, AUDIO))  # the server's own limit
 
 
 # the studio's long-lived objects

@@ -17,6 +17,7 @@ from engine.faces import choose_face, save_landmarks
 from provenance import Output
 from provenance.disclosure import DisclosureStyle
 from studio.app.common import (
+    AUDIO,
     CONSENT_PAGE,
     IMAGES,
     LANDMARKS,
@@ -25,14 +26,19 @@ from studio.app.common import (
     operator,
     reported,
     save,
+    sentence,
     settings,
     studio,
     uploader,
     workspace,
 )
-from studio.pipeline import ENGINES, RenderRequest, render
+from studio.pipeline import ENGINES, RenderRequest
+from studio.workers import WorkerFailed
 
 SIZES = (256, 384, 512, 768, 1024)
+LANGUAGES = ("en", "en-us", "fr", "de", "es", "it", "pt", "nl")  # a few of espeak-ng's; the CLI takes any
+VOICES = (None, "f1", "f2", "f3", "f4", "m1", "m2", "m3", "m4")
+MAX_SPEECH_CHARS = 2000
 GROUPS = (  # iBUG 68 outlines drawn over the image: (points, closed, colour)
     (range(0, 17), False, (255, 200, 0)), (range(17, 22), False, (255, 120, 0)), (range(22, 27), False, (255, 120, 0)),
     (range(27, 31), False, (0, 200, 255)), (range(31, 36), False, (0, 200, 255)),
@@ -126,19 +132,46 @@ def overlay(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return shown
 
 
-def choose_motion(folder: Path) -> dict:
-    """RenderRequest fields for the motion: a preset and its length, or a driving video."""
-    mode = st.radio("Motion", ["Preset", "Driving video"], horizontal=True, key="motion_mode")
-    if mode == "Preset":
-        left, right = st.columns(2)
-        return {"motion": left.selectbox("Preset", PRESETS, index=PRESETS.index("talk"), key="preset"),
-                "seconds": float(right.slider("Length (seconds)", 1, 30, 6, key="seconds"))}
+def choose_motion(folder: Path) -> dict | None:
+    """RenderRequest fields for the motion (a preset, a driving video, a text to speak or a recording to
+    lip-sync), or None while something it needs is missing."""
+    modes = {"Preset": _preset, "Driving video": _driver, "Speak a text": _speech, "Lip-sync a recording": _recording}
+    mode = st.radio("Motion", list(modes), horizontal=True, key="motion_mode")
+    if mode in ("Speak a text", "Lip-sync a recording"):
+        st.caption("A video that speaks needs a consent record that also allows the purpose speech.")
+    return modes[mode](folder)
+
+
+def _preset(folder: Path) -> dict:
+    left, right = st.columns(2)
+    return {"motion": left.selectbox("Preset", PRESETS, index=PRESETS.index("talk"), key="preset"),
+            "seconds": float(right.slider("Length (seconds)", 1, 30, 6, key="seconds"))}
+
+
+def _driver(folder: Path) -> dict | None:
     driver = save(uploader(VIDEOS, "Driving video", key="driver"), VIDEOS, folder)
     track = save(uploader(LANDMARKS, "Its landmark track (JSON, optional)", key="driver_track"), LANDMARKS, folder)
+    seconds = float(st.slider("At most (seconds)", 1, 120, 30, key="driver_seconds"))
+    sound = st.checkbox("Keep the driving video's sound", value=True, key="driver_sound")
     if not driver:
-        st.info("Upload a driving video, or choose a preset.")
-    return {"driver": driver[0] if driver else None, "driver_landmarks": track[0] if track else None,
-            "seconds": float(st.slider("At most (seconds)", 1, 120, 30, key="driver_seconds"))}
+        st.info("Upload a driving video, or choose another motion.")
+        return None
+    return {"driver": driver[0], "driver_landmarks": track[0] if track else None, "seconds": seconds,
+            "driver_sound": sound}
+
+
+def _speech(folder: Path) -> dict | None:
+    text = st.text_area("Text to speak", key="say", max_chars=MAX_SPEECH_CHARS,
+                        help="Spoken offline by espeak-ng; the video lasts as long as the speech.").strip()
+    left, right = st.columns(2)
+    language = left.selectbox("Language", LANGUAGES, key="language")
+    voice = right.selectbox("Voice", VOICES, key="voice", format_func=lambda v: v or "the language's own")
+    return {"say": text, "language": language, "voice": voice} if text else None
+
+
+def _recording(folder: Path) -> dict | None:
+    audio = save(uploader(AUDIO, "A recorded voice", key="audio"), AUDIO, folder)
+    return {"audio": audio[0]} if audio else None
 
 
 def choose_look() -> dict:
@@ -147,6 +180,13 @@ def choose_look() -> dict:
     fields = {"engine": left.selectbox("Engine", ENGINES, key="engine"),
               "size": middle.selectbox("Size (pixels)", SIZES, index=SIZES.index(512), key="size"),
               "fps": float(right.selectbox("Frames a second", (25, 30, 24), key="fps"))}
+    if fields["engine"] == "neural":
+        left, right = st.columns([3, 1])
+        checkpoint = left.text_input("Checkpoint (a file on the studio's server, from `sitter train`)",
+                                     key="checkpoint").strip()
+        fields["checkpoint"] = Path(checkpoint).expanduser() if checkpoint else None
+        fields["finetune_steps"] = int(right.number_input("Fine-tuning steps", 0, 2000, 0, step=50, key="finetune",
+                                                          help="0: feed-forward, no fine-tuning on the sources."))
     shown = st.checkbox("Show the visible AI label", value=True, key="label_shown",
                         help="The invisible watermark and the signed manifest are always there.")
     caption = st.text_input("Label text", value=DisclosureStyle.caption, key="label_text", disabled=not shown)
@@ -155,14 +195,18 @@ def choose_look() -> dict:
 
 
 def render_video(request: RenderRequest) -> None:
+    """Render on the configured runner (this process, or the Ray render workers), the bar following the frames."""
     bar = st.progress(0.0, text="Checking consent…")
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / total, text=f"Rendering frame {done} of {total}")
 
-    with reported():
-        st.session_state["output"] = render(request, studio(), progress)
-        bar.progress(1.0, text="Done: labeled and signed.")
+    try:
+        with reported(), settings().open_runner(studio()) as runner:
+            st.session_state["output"] = runner.submit(request).wait(progress)
+            bar.progress(1.0, text="Done: labeled and signed.")
+    except WorkerFailed as err:  # the render's own errors are reported(); this one is the worker's
+        st.error(sentence(err))
 
 
 def show_output(output: Output) -> None:
@@ -189,8 +233,7 @@ with reported(), workspace() as folder:
         landmarks = choose_landmarks(sources[0], folder)
         motion = choose_motion(folder)
         look = choose_look()
-        ready = motion.get("driver", True) is not None
-        if st.button("Render", type="primary", disabled=not ready, key="render"):
+        if st.button("Render", type="primary", disabled=motion is None, key="render"):
             render_video(RenderRequest(
                 sources=tuple(sources), purpose=purpose, operator=operator(), out=_out_path(),
                 record_id=record.record_id, landmarks=None if landmarks is None else

@@ -1,0 +1,148 @@
+"""Neural engine benchmark: meta-learning step time and inference speed, at the paper's widths.
+
+    .venv/bin/python bench/bench_neural.py                                   # CPU: 64 and 256 px
+    .venv/bin/python bench/bench_neural.py --device cuda --sizes 256 --k 8 --batch 8 --infer-batch 64
+    .venv/bin/python bench/bench_neural.py --device cuda --sizes 256 --compile   # G under torch.compile
+
+The networks are built at the paper's widths (E ~15M, G ~38M, D ~20M parameters) with random weights and
+fed random episodes: speed does not depend on what was learned, and the bench needs no data or checkpoint.
+Per model size:
+- meta-learning: one step (E on B x K frames, G, D; E+G update, then D update; the pixel content loss, or
+  VGG19 with --vgg19-weights), in seconds, and training throughput in frames/s (B * (K + 1) a step);
+  bf16 autocast on CUDA, as `sitter train` runs;
+- inference: G painting frames from landmark images (what `NeuralEngine.render` runs per frame, spectral
+  norm folded into the weights as there) at batch 1
+  in ms a frame, and `--infer-batch` frames at once in frames/s; with --compile, G under torch.compile;
+- on CUDA, the peak GPU memory of each.
+Writes the "## Neural engine (DEVICE)" section of bench/RESULTS.md, so CPU and GPU results stand side by
+side. Targets (GPU, 256 px, issue #8): batch 1 faster than LivePortrait's 12.8 ms a frame (RTX 4090),
+and >= 300 frames/s batched.
+"""
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import torch
+from results import machine, write_section
+
+from engine.neural.data import Episode
+from engine.neural.engine import frozen
+from engine.neural.losses import ContentLoss
+from engine.neural.model import Discriminator, Embedder, Generator, ModelConfig
+from engine.neural.train import TrainConfig, adam, meta_step
+
+VIDEOS = 9  # D's columns, as for the shared talking clips
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--k", type=int, default=8, help="frames E embeds per episode")
+    parser.add_argument("--batch", type=int, default=1, help="episodes per training step")
+    parser.add_argument("--steps", type=int, default=3, help="timed training steps, after two warm-ups")
+    parser.add_argument("--infer-batch", type=int, default=8, help="frames G paints at once, batched")
+    parser.add_argument("--frames", type=int, default=8, help="frames timed at batch 1, after two warm-ups")
+    parser.add_argument("--compile", action="store_true", help="run G under torch.compile for inference")
+    parser.add_argument("--vgg19-weights", help="VGG19 state dict: time the perceptual content loss")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    rows = [(size, *_training(size, device, args), *_inference(size, device, args)) for size in args.sizes]
+    section = _report(rows, device, args)
+    print(section)
+    write_section(section)
+
+
+# helpers
+
+
+def _training(size: int, device: torch.device, args: argparse.Namespace) -> tuple[float, float, float | None]:
+    """(seconds a step, frames/s, peak GiB) of meta-learning at `size`."""
+    torch.manual_seed(0)
+    model = ModelConfig(size=size)
+    config = TrainConfig(k=args.k, batch=args.batch, vgg19_weights=args.vgg19_weights)
+    nets = tuple(net.to(device) for net in (Embedder(model), Generator(model), Discriminator(model, VIDEOS)))
+    optimizers = (adam([*nets[0].parameters(), *nets[1].parameters()], config.lr_eg, config),
+                  adam(nets[2].parameters(), config.lr_d, config))
+    content = ContentLoss(config.weights, config.vgg19_weights).to(device)
+    B, K = args.batch, args.k
+    batch = Episode(torch.rand(B, K, 3, size, size), torch.rand(B, K, 3, size, size), torch.rand(B, 3, size, size),
+                    torch.rand(B, 3, size, size), torch.randint(0, VIDEOS, (B,))).to(device)
+    bf16 = config.bf16 and device.type == "cuda"
+
+    def step() -> None:
+        meta_step(nets, optimizers, batch, content, config, bf16=bf16)
+
+    seconds = _timed(step, args.steps, device)
+    return seconds, B * (K + 1) / seconds, _peak(device)
+
+
+def _inference(size: int, device: torch.device, args: argparse.Namespace) -> tuple[float, float, float | None]:
+    """(ms a frame at batch 1, frames/s batched, peak GiB) of G painting landmark images at `size`."""
+    torch.manual_seed(0)
+    generator = frozen(Generator(ModelConfig(size=size)).to(device))  # as NeuralEngine paints: spectral norm folded
+    paint = torch.compile(generator) if args.compile else generator
+    psi = generator.project(torch.rand(1, generator.config.embedding, device=device))
+    one, many = torch.rand(1, 3, size, size, device=device), torch.rand(args.infer_batch, 3, size, size, device=device)
+    with torch.inference_mode():
+        single = _timed(lambda: paint(one, psi), args.frames, device)
+        batched = _timed(lambda: paint(many, psi.expand(len(many), -1)), max(1, args.frames // 2), device)
+    return 1000 * single, args.infer_batch / batched, _peak(device)
+
+
+def _timed(work: Callable[[], object], repeats: int, device: torch.device) -> float:
+    """Median seconds of `work`, after two warm-up calls (allocations, oneDNN's and cuDNN's kernel choices and
+    compilation settle over the first calls, not always the first alone)."""
+    for _ in range(2):
+        work()
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        _sync(device)  # CUDA runs asynchronously: time the work, not its launch
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+
+
+def _report(rows: list[tuple], device: torch.device, args: argparse.Namespace) -> str:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    memory = device.type == "cuda"
+    content = "VGG19" if args.vgg19_weights else "pixel (L1 + MS-SSIM)"
+    lines = [
+        f"## Neural engine ({'GPU' if memory else 'CPU'})",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, {name}, torch {torch.__version__}, by "
+        f"`bench/bench_neural.py`: paper widths (E ~15M, G ~38M, D ~20M parameters), random weights. Training: "
+        f"K = {args.k}, B = {args.batch}, {content} content loss{', bf16 autocast' if memory else ', float32'}. "
+        f"Inference: G alone, batch 1 and batch {args.infer_batch}{', torch.compile' if args.compile else ''}.",
+        "",
+        "| size | training step | training frames/s | inference, batch 1 | inference, batched |"
+        + (" peak memory (train / infer) |" if memory else ""),
+        "|---|---|---|---|---|" + ("---|" if memory else ""),
+    ]
+    for size, step, throughput, train_peak, single, batched, infer_peak in rows:
+        lines.append(f"| {size}x{size} | {step:.2f} s | {throughput:.1f} | {single:.1f} ms/frame | "
+                     f"{batched:.1f} frames/s |" + (f" {train_peak:.1f} / {infer_peak:.1f} GiB |" if memory else ""))
+    if not memory:
+        lines += ["", "GPU numbers (targets: < 12.8 ms/frame at batch 1, >= 300 frames/s batched, 256 px) are for a "
+                  "session with a GPU: `bench/bench_neural.py --device cuda`."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""engine/neural/: the neural engine, after Zakharov et al. 2019, "Few-Shot Adversarial Learning of Realistic
+Neural Talking Head Models" (arXiv 1905.08233). One file per idea, read in this order:
+
+    landmarks.py    landmark images: the 68 points drawn as coloured polylines, what G is conditioned on
+    model.py        the networks: embedder E, generator G (AdaIN driven by P·ê), projection discriminator D
+    losses.py       content (VGG19 / VGGFace, or a pixel stand-in), hinge, feature matching, embedding match
+    data.py         training videos and their landmark tracks, cut, cached, and drawn as episodes
+    checkpoint.py   the one file that resumes training or renders, and its checks
+    train.py        meta-learning (and `gan_step`, which fine-tuning shares); DDP under torchrun
+    engine.py       NeuralEngine: prepare (FF or FT few-shot adaptation) and render, like the warp engine
+
+Importing this package imports torch; engine/ itself does not, so the CLI starts fast. Training is
+`engine.neural.train.train` (the module keeps the name: `sitter train` runs it).
+"""
+
+from engine.neural.engine import NeuralConfig, NeuralEngine, NeuralIdentity
+from engine.neural.model import ModelConfig, parameter_counts
+from engine.neural.train import TrainConfig
+
+__all__ = ["ModelConfig", "NeuralConfig", "NeuralEngine", "NeuralIdentity", "TrainConfig", "parameter_counts"]
