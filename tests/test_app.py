@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from consent import Ledger
 from engine.speech import available as espeak_installed
 from provenance import Verdict, verify
-from provenance.video import probe, write_mp4
+from provenance.video import probe, read_frames, write_mp4
 from studio.app.common import IMAGES
 from studio.settings import Settings
 
@@ -271,6 +271,21 @@ def test_verify_a_labeled_clip_shows_who_made_it_and_under_what_consent(page, co
     assert "labeled" in banner and "made by AI with Sitter" in banner
     assert f"under consent record {record_id} (active)" in banner
     assert any(b.label == "Download the report (JSON)" for b in at.get("download_button"))
+
+
+def test_verify_a_reencoded_clip_shows_the_manifest_recovered_through_its_watermark(page, consented, tmp_path: Path,
+                                                                                   settings: Settings) -> None:
+    record_id = consented()
+    press(render_page(page), "Render")
+    [video] = settings.outputs_dir.glob("*.mp4")
+    copy = tmp_path / "reencoded.mp4"
+    write_mp4(read_frames(video), copy, 25, crf=26)  # what a platform's transcoder does: the manifest is gone
+    at = page("verify")
+    at.file_uploader(key="clip").set_value(("copy.mp4", copy.read_bytes(), "video/mp4"))
+    at.run()
+    assert "labeled-stripped" in texts(at, "warning") and f"{record_id} (active)" in texts(at, "warning")
+    assert "Recovered through the watermark" in [h.value for h in at.subheader]
+    assert "None in the file" in texts(at, "markdown")
 
 
 def test_verify_an_unlabeled_clip_says_so(page, tmp_path: Path) -> None:
