@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 from postgres import Cluster, binaries
 from servers import missing
@@ -14,6 +15,7 @@ from servers import missing
 from consent import Ledger, LedgerKey
 from provenance import StudioSigner, development_signer
 from provenance.video import write_mp4
+from studio.cli import cli
 
 DATA = Path(__file__).parent / "data"
 
@@ -36,6 +38,28 @@ def images(tmp_path: Path) -> list[Path]:
         Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(path)
         paths.append(path)
     return paths
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A fresh data directory (SITTER_HOME) for a test's studio."""
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def env(home: Path) -> dict[str, str]:
+    """The environment a test's `sitter` commands run in: its own data directory and SQLite database."""
+    return {"SITTER_HOME": str(home), "SITTER_DB_URL": "", "SITTER_OPERATOR": "desk-1"}
+
+
+@pytest.fixture
+def sitter(env: dict[str, str]):
+    """Run the `sitter` command line in-process: sitter("consent", "list", input=...) -> click's Result."""
+
+    def run(*args: object, input: str | None = None):
+        return CliRunner().invoke(cli, [str(a) for a in args], env=env, input=input)
+
+    return run
 
 
 @pytest.fixture

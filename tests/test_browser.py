@@ -49,11 +49,6 @@ def browser_ready() -> None:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def studio_url(home: Path) -> Iterator[str]:
     """`sitter studio` started as a user would, on a free port, stopped afterwards."""
     port = free_port()

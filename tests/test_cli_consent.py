@@ -11,22 +11,6 @@ from click.testing import CliRunner
 from studio.cli import cli
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def sitter(home: Path):
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None):
-        return runner.invoke(cli, list(args), env={"SITTER_HOME": str(home), "SITTER_OPERATOR": "desk-1",
-                                                   "SITTER_DB_URL": ""}, input=input)
-
-    return run
-
-
 def add_args(portrait: Path, evidence: Path, *extra: str) -> list[str]:
     return ["consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor", "Ada Example",
             "--purpose", "marketing", "--purpose", "speech", "--expires", "2099-01-31",

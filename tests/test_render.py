@@ -26,24 +26,6 @@ PORTRAITS = ["einstein_photo.jpg", "bouguereau_girl_small.jpg", "terracotta_warr
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def env(home: Path) -> dict[str, str]:
-    return {"SITTER_HOME": str(home), "SITTER_DB_URL": "", "SITTER_OPERATOR": "desk-1"}
-
-
-@pytest.fixture
-def sitter(env: dict[str, str]):
-    def run(*args: str):
-        return CliRunner().invoke(cli, [str(a) for a in args], env=env)
-
-    return run
-
-
-@pytest.fixture
 def consented(sitter, tmp_path: Path):
     """Add a record for a portrait (marketing only) and return its id."""
     evidence = tmp_path / "release.pdf"
