@@ -114,6 +114,8 @@ def test_consent_then_create_then_verify_in_a_browser(browser_ready: None, studi
         page.get_by_role("link", name="Audit").click()
         page.get_by_role("button", name="Verify the ledger").click()
         expect(page.get_by_text("Ledger intact: 2 rows")).to_be_visible()
+        expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(2)  # the timeline and the outputs
+        expect(page.locator('[data-testid="stVegaLiteChart"]')).to_be_visible()
         page.screenshot(path=SHOTS / "4-audit.png", full_page=True)
         browser.close()
 

@@ -2,6 +2,7 @@
 signatures, and the registry of every output made. Shows ids, hashes and operators: never a subject's name.
 """
 
+import altair as alt
 import streamlit as st
 
 from consent import LedgerTampered
@@ -14,7 +15,7 @@ def timeline(events: list[dict]) -> None:
     kinds = st.multiselect("Show", KINDS, default=list(KINDS), key="kinds")
     rows = [_row(e) for e in reversed(events) if e["kind"] in kinds]
     if rows:
-        st.scatter_chart(rows, x="at", y="event", color="event", height=220)
+        st.altair_chart(_chart(rows), width="stretch")
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
@@ -37,9 +38,19 @@ def outputs() -> None:
         st.info("No outputs yet.")
 
 
+def _chart(rows: list[dict]) -> alt.Chart:
+    """Events as dots on a time line, one lane per kind; hovering shows the row."""
+    return alt.Chart(alt.Data(values=rows)).mark_circle(size=90, opacity=0.8).encode(
+        x=alt.X("at:T", title=None, axis=alt.Axis(format="%Y-%m-%d %H:%M", labelAngle=0)),
+        y=alt.Y("event:N", sort=list(KINDS), title=None),
+        color=alt.Color("event:N", sort=list(KINDS), legend=None),
+        tooltip=["seq:Q", "at:T", "event:N", "record:N", "by:N", "detail:N"],
+    ).properties(height=160)
+
+
 def _row(event: dict) -> dict:
     body = event["body"]
-    return {"#": event["seq"], "at": event["at"][:19].replace("T", " "), "event": event["kind"],
+    return {"seq": event["seq"], "at": event["at"][:19].replace("T", " "), "event": event["kind"],
             "record": event["record_id"], "by": body.get("operator", "-"), "detail": _detail(event["kind"], body)}
 
 
