@@ -1,6 +1,6 @@
 """Neural engine benchmark: meta-learning step time and inference speed, at the paper's widths.
 
-    .venv/bin/python bench/bench_neural.py                                   # CPU: 64 and 256 px
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_neural.py                 # CPU, one core: 64 and 256 px
     .venv/bin/python bench/bench_neural.py --device cuda --sizes 256 --k 8 --batch 8 --infer-batch 64
     .venv/bin/python bench/bench_neural.py --device cuda --sizes 256 --compile   # G under torch.compile
 
@@ -120,7 +120,8 @@ def _peak(device: torch.device) -> float | None:
 
 
 def _report(rows: list[tuple], device: torch.device, args: argparse.Namespace) -> str:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {threads} torch thread(s)"
     memory = device.type == "cuda"
     content = "VGG19" if args.vgg19_weights else "pixel (L1 + MS-SSIM)"
     lines = [

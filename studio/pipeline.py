@@ -27,6 +27,7 @@ from consent import Grant, InvalidInput, Ledger, Purpose, authorize
 from engine import (
     Audio,
     BadMotion,
+    Detector,
     Motion,
     Track,
     WarpConfig,
@@ -124,7 +125,7 @@ def render(request: RenderRequest, studio: Studio, on_progress: Progress | None 
                       record_id=request.record_id, also=(Purpose.SPEECH,) if sound else ())
     engine = _engine(studio, request)
     identity = engine.prepare(request.sources, request.landmarks)
-    take = _take(request, engine, sound)
+    take = _take(request, engine.detector, sound)
     motion = take.motion
     frames = engine.render(identity, motion)
     if request.disclosure is not None:
@@ -199,14 +200,14 @@ def _engine(studio: Studio, request: RenderRequest) -> "WarpEngine | NeuralEngin
     return shared if shared.config == config else WarpEngine(config, detector=shared.detector)
 
 
-def _take(request: RenderRequest, engine: WarpEngine, sound: SoundKind | None) -> _Take:
+def _take(request: RenderRequest, detector: Detector, sound: SoundKind | None) -> _Take:
     """The motion and sound the request asks for: a text spoken, a recording lip-synced, or a driver or
     preset's motion (with the driver's own sound when it carries one)."""
     if sound is SoundKind.SYNTHESIZED:
         return _spoken(request)
     if sound is SoundKind.RECORDING:
         return _recorded(request)
-    motion = _motion(request, engine)
+    motion = _motion(request, detector)
     if sound is SoundKind.DRIVER:
         audio = read_audio(request.driver, until=motion.seconds).cut(motion.seconds)
         return _Take(motion, audio, _carried(SoundKind.DRIVER, request.driver))
@@ -244,7 +245,7 @@ def _carried(kind: SoundKind, path: Path) -> SoundSource:
     return SoundSource(kind, file_sha256(path), declared_source_type(path))
 
 
-def _motion(request: RenderRequest, engine: WarpEngine) -> Motion:
+def _motion(request: RenderRequest, detector: Detector) -> Motion:
     if request.driver is None:
         return preset(request.motion, seconds=request.seconds, fps=request.fps, seed=request.seed)
     if request.driver.suffix.lower() == ".json":
@@ -253,7 +254,7 @@ def _motion(request: RenderRequest, engine: WarpEngine) -> Motion:
         track = read_track(request.driver_landmarks)
         _check_track_fits(track, request.driver)
     else:
-        track = track_video(request.driver, engine.detector)
+        track = track_video(request.driver, detector)
     longest = max(1, round(request.seconds * track.fps))
     return from_track(Track(track.fps, track.points[:longest]))
 

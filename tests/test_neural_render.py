@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 from engine import preset
 from engine.neural import NeuralConfig, NeuralEngine, checkpoint
@@ -15,7 +14,6 @@ from engine.neural.engine import finetune, start_finetuning
 from engine.neural.losses import ContentLoss, LossWeights
 from provenance import Verdict, verify
 from provenance.video import probe
-from studio.cli import cli
 from studio.settings import Settings
 
 DATA = Path(__file__).parent / "data"
@@ -23,21 +21,6 @@ SOURCES = [DATA / "einstein_photo.jpg", DATA / "bouguereau_girl_small.jpg"]
 LANDMARKS = [p.with_name(p.stem + ".landmarks.json") for p in SOURCES]
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def sitter(home: Path):
-    env = {"SITTER_HOME": str(home), "SITTER_DB_URL": "", "SITTER_OPERATOR": "desk-1"}
-
-    def run(*args: object):
-        return CliRunner().invoke(cli, [str(a) for a in args], env=env)
-
-    return run
 
 
 @pytest.fixture

@@ -121,7 +121,8 @@ def _norm(kind: str | None, channels: int) -> nn.Module:
 
 class SelfAttention(nn.Module):
     """SAGAN self-attention over all positions, added to its input through a gain that starts at 0: the
-    network starts local and learns how much global context to use."""
+    network starts local and learns how much global context to use. Takes (and ignores) psi, as every
+    block in G's list does."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
