@@ -65,4 +65,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the ledger is append-only evidence: Sitter never drops its store")
+    raise RuntimeError("the ledger is append-only evidence: Sitter never drops its store")
