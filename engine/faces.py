@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import av
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -45,6 +46,20 @@ LEFT_EYE = (42, 43, 44, 45, 46, 47)
 LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))  # (upper, lower) eyelid points facing each other
 LIPS = ((61, 67), (62, 66), (63, 65))  # (upper, lower) inner-lip points facing each other
 OUTER_LIPS = ((50, 58), (51, 57), (52, 56))  # (upper, lower) outer-lip points above and below those
+# How a face's landmarks are drawn: (first, last + 1, closed, RGB colour) per part, in iBUG indices; each
+# part its own colour, so the parts, and the face's left from its right, can be told apart by colour alone
+PARTS = (
+    (0, 17, False, (255, 255, 255)),  # jaw
+    (17, 22, False, (255, 128, 0)),  # right brow (image left)
+    (22, 27, False, (255, 255, 0)),  # left brow
+    (27, 31, False, (0, 160, 255)),  # nose bridge
+    (31, 36, False, (0, 255, 255)),  # nose base
+    (36, 42, True, (0, 255, 0)),  # right eye
+    (42, 48, True, (128, 255, 128)),  # left eye
+    (48, 60, True, (255, 0, 0)),  # outer lips
+    (60, 68, True, (255, 0, 255)),  # inner lips
+)
+DRAW_BITS = 4  # fractional bits of the coordinates given to cv2.polylines: sub-pixel motion still shows
 
 
 @dataclass(frozen=True)
@@ -146,6 +161,15 @@ def load_landmarks(source: Path | str | np.ndarray, image_size: tuple[int, int] 
                 f"landmarks were made for a {made_for[0]}x{made_for[1]} image, this image is "
                 f"{image_size[0]}x{image_size[1]}; make them again for this image", path)
     return [_points(face, f"face {i}", path) for i, face in enumerate(data["faces"])]
+
+
+def draw_landmarks(canvas: np.ndarray, points: np.ndarray, thickness: int = 1) -> np.ndarray:
+    """Draw one face's (68, 2) landmarks on `canvas` (RGB uint8, drawn on in place and returned) as polylines,
+    one colour per part (PARTS): the neural engine's landmark images, and the studio's landmarks overlay."""
+    fixed = np.round(points * (1 << DRAW_BITS)).astype(np.int32)
+    for first, stop, closed, colour in PARTS:
+        cv2.polylines(canvas, [fixed[first:stop]], closed, colour, thickness, cv2.LINE_AA, DRAW_BITS)
+    return canvas
 
 
 def save_landmarks(path: Path | str, faces: list[np.ndarray], image_size: tuple[int, int]) -> None:

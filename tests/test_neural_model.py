@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from engine import BadCheckpoint, load_landmarks
+from engine.faces import PARTS
 from engine.neural.engine import frozen
-from engine.neural.landmarks import PARTS, landmark_images, rasterize
+from engine.neural.landmarks import landmark_images, rasterize
 from engine.neural.losses import PIXEL, VGG19, ContentLoss, LossWeights, hinge_d, ms_ssim
 from engine.neural.model import AdaIN, Discriminator, Embedder, Generator, ModelConfig, parameter_counts
 

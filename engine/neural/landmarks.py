@@ -1,31 +1,15 @@
 """Landmark images: what the neural generator is conditioned on (Zakharov et al. 2019, sec. 3.1).
 
 The 68 iBUG points of a face are drawn as polylines on a black canvas, each part of the face in its own
-colour (jaw, each brow, nose bridge, nose base, each eye, outer and inner lips), so that the generator can
-tell the parts apart, and the left of the face from its right, by colour alone. Points are in the px of the
-model's square face crop (see engine/crop.py); drawing uses fixed-point coordinates, so sub-pixel motion
-still changes the image.
+colour (engine.faces.draw_landmarks: jaw, each brow, nose bridge, nose base, each eye, outer and inner
+lips), so that the generator can tell the parts apart, and the left of the face from its right, by colour
+alone. Points are in the px of the model's square face crop (see engine/crop.py).
 """
 
-import cv2
 import numpy as np
 import torch
 
-from engine.faces import NUM_POINTS
-
-# (first, last + 1, closed, RGB colour) per part, in iBUG indices
-PARTS = (
-    (0, 17, False, (255, 255, 255)),  # jaw
-    (17, 22, False, (255, 128, 0)),  # right brow (image left)
-    (22, 27, False, (255, 255, 0)),  # left brow
-    (27, 31, False, (0, 160, 255)),  # nose bridge
-    (31, 36, False, (0, 255, 255)),  # nose base
-    (36, 42, True, (0, 255, 0)),  # right eye
-    (42, 48, True, (128, 255, 128)),  # left eye
-    (48, 60, True, (255, 0, 0)),  # outer lips
-    (60, 68, True, (255, 0, 255)),  # inner lips
-)
-SHIFT = 4  # fractional bits of the coordinates given to cv2.polylines
+from engine.faces import NUM_POINTS, draw_landmarks
 
 
 def rasterize(points: np.ndarray, size: int) -> np.ndarray:
@@ -35,11 +19,7 @@ def rasterize(points: np.ndarray, size: int) -> np.ndarray:
     canvas = np.zeros((size, size, 3), np.uint8)
     if np.isnan(points).any():
         return canvas
-    thickness = max(1, round(size / 128))
-    fixed = np.round(points * (1 << SHIFT)).astype(np.int32)
-    for first, stop, closed, colour in PARTS:
-        cv2.polylines(canvas, [fixed[first:stop]], closed, colour, thickness, cv2.LINE_AA, SHIFT)
-    return canvas
+    return draw_landmarks(canvas, points, thickness=max(1, round(size / 128)))
 
 
 def landmark_images(points: np.ndarray, size: int) -> torch.Tensor:

@@ -7,13 +7,12 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
-import cv2
 import numpy as np
 import streamlit as st
 
 from consent import Record, Status, covering
 from engine import PRESETS, load_image, load_landmarks
-from engine.faces import choose_face, save_landmarks
+from engine.faces import choose_face, draw_landmarks, save_landmarks
 from provenance import Output
 from provenance.disclosure import DisclosureStyle
 from studio.app.common import (
@@ -39,12 +38,6 @@ SIZES = (256, 384, 512, 768, 1024)
 LANGUAGES = ("en", "en-us", "fr", "de", "es", "it", "pt", "nl")  # a few of espeak-ng's; the CLI takes any
 VOICES = (None, "f1", "f2", "f3", "f4", "m1", "m2", "m3", "m4")
 MAX_SPEECH_CHARS = 2000
-GROUPS = (  # iBUG 68 outlines drawn over the image: (points, closed, colour)
-    (range(0, 17), False, (255, 200, 0)), (range(17, 22), False, (255, 120, 0)), (range(22, 27), False, (255, 120, 0)),
-    (range(27, 31), False, (0, 200, 255)), (range(31, 36), False, (0, 200, 255)),
-    (range(36, 42), True, (0, 255, 120)), (range(42, 48), True, (0, 255, 120)),
-    (range(48, 60), True, (255, 60, 160)), (range(60, 68), True, (255, 60, 160)),
-)
 
 
 def choose_sources(folder: Path) -> list[Path]:
@@ -124,12 +117,7 @@ def nudge(points: np.ndarray) -> np.ndarray:
 
 
 def overlay(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    shown = image.copy()
-    thickness = max(1, round(max(image.shape[:2]) / 300))
-    for indices, closed, colour in GROUPS:
-        line = np.round(points[list(indices)]).astype(np.int32)
-        cv2.polylines(shown, [line], closed, colour, thickness, cv2.LINE_AA)
-    return shown
+    return draw_landmarks(image.copy(), points, thickness=max(1, round(max(image.shape[:2]) / 300)))
 
 
 def choose_motion(folder: Path) -> dict | None:
