@@ -24,6 +24,7 @@ import av
 import numpy as np
 
 from engine.errors import BadAudio
+from engine.media import open_media
 from engine.mouth import STEP, Mouth, blur, steps
 
 HOP, WINDOW = 0.010, 0.032  # seconds: analysis step and window for a recorded voice
@@ -123,19 +124,7 @@ def lip_sync(opening: np.ndarray, audio: Audio, fps: float, *, search: float = 0
 
 
 def _open(path: Path | str) -> "av.container.InputContainer":
-    path = Path(path)
-    if not path.is_file():
-        raise BadAudio("audio file not found", path)
-    if path.stat().st_size == 0:
-        raise BadAudio("the audio file is empty (0 bytes)", path)
-    try:
-        container = av.open(str(path), mode="r")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as err:
-        raise BadAudio(f"not a sound file Sitter can read ({getattr(err, 'strerror', err)})", path) from None
-    if not container.streams.audio:
-        container.close()
-        raise BadAudio("the file has no sound track", path)
-    return container
+    return open_media(path, track="audio", error=BadAudio, what="audio file")
 
 
 def _first_frame_time(container: "av.container.InputContainer", audio: "av.AudioStream") -> float:

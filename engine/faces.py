@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.errors import BadImage, BadLandmarks, BadVideo, FaceTooSmall, NoFaceError, WeightsMissing
+from engine.media import open_media
 
 logger = logging.getLogger(__name__)
 
@@ -331,18 +332,7 @@ def _track(fps: float, points: list[np.ndarray], path: Path) -> Track:
 
 
 def _open_video(path: Path) -> "av.container.InputContainer":
-    if not path.is_file():
-        raise BadVideo("driving video not found", path)
-    if path.stat().st_size == 0:
-        raise BadVideo("driving video is empty (0 bytes)", path)
-    try:
-        container = av.open(str(path), mode="r")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise BadVideo(f"the driving video is not a video Sitter can read ({reason})", path) from None
-    if not container.streams.video:
-        container.close()
-        raise BadVideo("the driving video has no video stream", path)
+    container = open_media(path, track="video", error=BadVideo, what="driving video")
     context = container.streams.video[0].codec_context
     if context.width * context.height > MAX_PIXELS:
         container.close()
