@@ -8,6 +8,7 @@ import pytest
 from servers import missing
 from streamlit.testing.v1 import AppTest
 
+import engine.speech
 from consent import Ledger
 from engine.speech import available as espeak_installed
 from provenance import Verdict, verify
@@ -228,6 +229,18 @@ def test_a_text_spoken_in_the_page_needs_speech_consent_and_comes_out_with_sound
     assert probe(video).has_audio
     report = verify(video, trust_anchors=settings.known_trust_anchors())
     assert report.verdict is Verdict.LABELED and report.consent["record_id"] == speaking
+
+
+def test_without_espeak_the_page_says_how_to_get_it_instead_of_offering_to_speak(page, consented,
+                                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                                 tmp_path: Path) -> None:
+    monkeypatch.setattr(engine.speech, "LIBRARY", str(tmp_path / "libespeak-ng.so.1"))  # as on a machine without it
+    consented()
+    at = render_page(page)
+    at.radio(key="motion_mode").set_value("Speak a text")
+    at.run()
+    assert "apt-get install espeak-ng" in texts(at, "warning") and not at.text_area
+    assert next(b for b in at.button if b.label == "Render").disabled
 
 
 def test_an_upload_that_is_not_an_image_is_an_error_and_the_page_goes_on(page, consented) -> None:

@@ -13,6 +13,7 @@ import streamlit as st
 from consent import Record, Status, covering
 from engine import PRESETS, load_image, load_landmarks
 from engine.faces import choose_face, draw_landmarks, save_landmarks
+from engine.speech import available as speech_available
 from provenance import Output
 from provenance.disclosure import DisclosureStyle
 from studio.app.common import (
@@ -149,6 +150,10 @@ def _driver(folder: Path) -> dict | None:
 
 
 def _speech(folder: Path) -> dict | None:
+    if not speech_available():
+        st.warning("Speaking a text needs espeak-ng on the studio's server, which does not have it: install it "
+                   "there (apt-get install espeak-ng), or lip-sync a recording instead.")
+        return None
     text = st.text_area("Text to speak", key="say", max_chars=MAX_SPEECH_CHARS,
                         help="Spoken offline by espeak-ng; the video lasts as long as the speech.").strip()
     left, right = st.columns(2)
