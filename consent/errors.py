@@ -1,24 +1,18 @@
-"""Everything that can go wrong in consent/, one small class each.
+"""Everything that can go wrong in consent/, one small class each, each in one of sitter.errors' families.
 
-The CLI and the studio map these to exit codes and one-line messages. Messages never carry personal
-data (names, contact details, free-text reasons): only record ids, hashes, purposes and dates.
+Messages never carry personal data (names, contact details, free-text reasons): only record ids,
+hashes, purposes and dates.
 """
 
+from sitter.errors import BadInput, CheckFailed, Refused, SitterError
 
-class ConsentError(Exception):
+
+class ConsentError(SitterError):
     """Base class of every consent/ failure."""
 
 
-class InvalidInput(ConsentError):
-    """A value given to the ledger is unusable: empty name, past expiry, unknown purpose, missing file.
-
-    `path`, when set, is the file the caller named; it is kept out of the message because a file name
-    can itself be personal data, and the caller (who chose it) may show it.
-    """
-
-    def __init__(self, message: str, path: "object" = None) -> None:
-        super().__init__(message)
-        self.path = path
+class InvalidInput(ConsentError, BadInput):
+    """A value given to the ledger is unusable: empty name, past expiry, unknown purpose, missing file."""
 
 
 class UnreadableImage(InvalidInput):
@@ -29,7 +23,7 @@ class RecordNotFound(InvalidInput):
     """No consent record has this id."""
 
 
-class ConsentRefused(ConsentError):
+class ConsentRefused(ConsentError, Refused):
     """The gate refused a use; the subclass names the rule that failed."""
 
 
@@ -53,7 +47,7 @@ class PurposeNotAllowed(ConsentRefused):
     """The record covering the sources does not allow the requested purpose."""
 
 
-class LedgerTampered(ConsentError):
+class LedgerTampered(ConsentError, CheckFailed):
     """The ledger's hash chain or a signature does not verify; `fault` names the first bad row."""
 
     def __init__(self, fault: "object") -> None:

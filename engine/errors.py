@@ -7,66 +7,64 @@ caller (who chose it) to show if it wants to.
 
 from pathlib import Path
 
+from sitter.errors import BadInput, CheckFailed, SitterError
 
-class EngineError(Exception):
+
+class EngineError(SitterError):
     """Base class of every engine/ failure."""
 
-    def __init__(self, message: str, path: Path | str | None = None) -> None:
-        super().__init__(message)
-        self.path = path
 
-
-class BadImage(EngineError):
+class BadImage(EngineError, BadInput):
     """A source image can't be used: missing, empty, corrupt, not an image, or too large to decode safely."""
 
 
-class BadLandmarks(EngineError):
+class BadLandmarks(EngineError, BadInput):
     """Landmarks given by file or array are malformed: not JSON, wrong convention, not 68 numeric points."""
 
 
-class BadVideo(EngineError):
+class BadVideo(EngineError, BadInput):
     """A driving video or its landmark track can't be used: unreadable, no frames, or no face in any frame."""
 
 
-class BadMotion(EngineError):
+class BadMotion(EngineError, BadInput):
     """A motion can't be made as asked: unknown preset, or a length or frame rate that is not positive."""
 
 
-class NoFaceError(EngineError):
+class NoFaceError(EngineError, BadInput):
     """No face was found in a source image."""
 
 
-class FaceTooSmall(EngineError):
+class FaceTooSmall(EngineError, BadInput):
     """The face in a source image is too small to animate sharply."""
 
 
-class WeightsMissing(EngineError):
+class WeightsMissing(EngineError, BadInput):
     """face-alignment's weight files are not in the torch hub cache and could not be downloaded.
 
     `missing` lists the files to place, each a full path in the cache folder.
     """
 
-    def __init__(self, message: str, missing: list[Path]) -> None:
+    def __init__(self, message: str, missing: list[Path] = ()) -> None:
         super().__init__(message, missing[0].parent if missing else None)
-        self.missing = missing
+        self.missing = list(missing)
 
 
-class SpeechUnavailable(EngineError):
+class SpeechUnavailable(EngineError, BadInput):
     """Speech synthesis needs espeak-ng, and it is not installed here."""
 
 
-class BadSpeech(EngineError):
+class BadSpeech(EngineError, BadInput):
     """A text can't be spoken as asked: empty, too long, or an unknown language or voice."""
 
 
-class BadAudio(EngineError):
+class BadAudio(EngineError, BadInput):
     """An audio file (or a video's sound track) can't be used: missing, empty, corrupt, not audio, or too long."""
 
 
-class BadCheckpoint(EngineError):
+class BadCheckpoint(EngineError, BadInput):
     """A neural engine checkpoint, or a perceptual network's weight file, can't be used: unreadable, not one,
     from an incompatible format, or made for another model or other training data than asked."""
 
 
-class TrainingDiverged(EngineError):
+class TrainingDiverged(EngineError, CheckFailed):
     """Training stopped because it went wrong: losses not finite, or the generator collapsed to flat colour."""

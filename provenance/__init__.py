@@ -7,6 +7,7 @@ from provenance.errors import (
     ProvenanceError,
     RegistryMiss,
     SigningFailed,
+    SigningMisconfigured,
     UnreadableMedia,
     WatermarkNotFound,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Registry",
     "RegistryMiss",
     "SigningFailed",
+    "SigningMisconfigured",
     "SoundKind",
     "SoundSource",
     "StudioSigner",

@@ -1,37 +1,43 @@
 """Everything that can go wrong in provenance/, one small class each.
 
 The one module that calls c2pa catches `c2pa.C2paError` and re-raises one of these `from` it;
-anything else escaping provenance/ is a bug.
+anything else escaping provenance/ is a bug. Each belongs to one of sitter.errors' families.
 """
 
+from sitter.errors import BadInput, CheckFailed, SitterError
 
-class ProvenanceError(Exception):
+
+class ProvenanceError(SitterError):
     """Base class of every provenance/ failure."""
 
 
-class WatermarkNotFound(ProvenanceError):
+class WatermarkNotFound(ProvenanceError, CheckFailed):
     """No frame of the clip carries a Sitter watermark that decodes with a valid check."""
 
 
-class FrameTooSmall(ProvenanceError):
+class FrameTooSmall(ProvenanceError, BadInput):
     """A frame is smaller than the watermark can carry (under 256x256)."""
 
 
-class SigningFailed(ProvenanceError):
+class SigningFailed(ProvenanceError, CheckFailed):
     """The C2PA manifest could not be signed into the output."""
 
 
-class ManifestInvalid(ProvenanceError):
+class ManifestInvalid(ProvenanceError, CheckFailed):
     """A C2PA manifest is present but malformed or fails validation."""
 
 
-class RegistryMiss(ProvenanceError):
+class RegistryMiss(ProvenanceError, CheckFailed):
     """No manifest is registered under this watermark id."""
 
 
-class UnreadableMedia(ProvenanceError):
+class UnreadableMedia(ProvenanceError, BadInput):
     """A file is not a video Sitter can read: missing, empty, truncated, or not a video."""
 
 
-class BadTrustAnchors(ProvenanceError):
+class BadTrustAnchors(ProvenanceError, BadInput):
     """A trust anchor given to the verifier is not a readable PEM file of certificates."""
+
+
+class SigningMisconfigured(ProvenanceError, BadInput):
+    """The signing settings are incomplete or name files that are not a certificate chain and its key."""

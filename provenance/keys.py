@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provenance.errors import SigningFailed
+from provenance.errors import SigningMisconfigured
 
 DEV_FOLDER = "c2pa-dev"  # inside the keys folder: ca.pem, ca.key, signer.pem, signer.key
 DEV_LIFETIME = dt.timedelta(days=5 * 365)
@@ -90,7 +90,7 @@ def certificate_signer(chain_path: Path | str, key_path: Path | str, *,
                        trust_anchor: Path | str | None = None, tsa_url: str | None = None) -> StudioSigner:
     """A signer from a PEM certificate chain (signing certificate first) and its unencrypted PEM key.
 
-    Raises SigningFailed naming the file and what is wrong with it.
+    Raises SigningMisconfigured naming the file and what is wrong with it.
     """
     chain_path, key_path = Path(chain_path), Path(key_path)
     chain = _read(chain_path)
@@ -100,9 +100,9 @@ def certificate_signer(chain_path: Path | str, key_path: Path | str, *,
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError) as err:
-        raise SigningFailed(f"{key_path} is not an unencrypted PEM private key ({err})") from None
+        raise SigningMisconfigured(f"{key_path} is not an unencrypted PEM private key ({err})") from None
     if _public_der(key.public_key()) != _public_der(cert.public_key()):
-        raise SigningFailed(f"{key_path} is not the private key of the certificate in {chain_path}")
+        raise SigningMisconfigured(f"{key_path} is not the private key of the certificate in {chain_path}")
     return StudioSigner(chain, _algorithm(cert.public_key()), private_key_pem=key_pem,
                         trust_anchor=Path(trust_anchor) if trust_anchor else None, tsa_url=tsa_url)
 
@@ -224,7 +224,7 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as err:
-        raise SigningFailed(f"cannot read {path}: {err.strerror}") from None
+        raise SigningMisconfigured(f"cannot read {path}: {err.strerror}") from None
 
 
 def _end_entity(chain_pem: bytes, where: str) -> x509.Certificate:
@@ -232,9 +232,9 @@ def _end_entity(chain_pem: bytes, where: str) -> x509.Certificate:
     try:
         cert = x509.load_pem_x509_certificates(chain_pem)[0]
     except ValueError:
-        raise SigningFailed(f"{where} holds no PEM certificate") from None
+        raise SigningMisconfigured(f"{where} holds no PEM certificate") from None
     if cert.issuer == cert.subject:
-        raise SigningFailed(f"the signing certificate in {where} is self-signed: "
+        raise SigningMisconfigured(f"the signing certificate in {where} is self-signed: "
                             "C2PA needs one issued by a separate CA")
     return cert
 
@@ -242,7 +242,7 @@ def _end_entity(chain_pem: bytes, where: str) -> x509.Certificate:
 def _check_validity(cert: x509.Certificate, where: str, *, fix: str) -> None:
     now = dt.datetime.now(dt.UTC)
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        raise SigningFailed(f"the signing certificate in {where} is valid only from "
+        raise SigningMisconfigured(f"the signing certificate in {where} is valid only from "
                             f"{cert.not_valid_before_utc:%Y-%m-%d} to "
                             f"{cert.not_valid_after_utc:%Y-%m-%d}: {fix}")
 
@@ -253,13 +253,13 @@ def _algorithm(public_key: CertificatePublicKeyTypes) -> str:
         by_curve = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
         if public_key.curve.name in by_curve:
             return by_curve[public_key.curve.name]
-        raise SigningFailed(f"C2PA cannot sign with an ECDSA key on {public_key.curve.name}: "
+        raise SigningMisconfigured(f"C2PA cannot sign with an ECDSA key on {public_key.curve.name}: "
                             "use P-256, P-384 or P-521")
     if isinstance(public_key, rsa.RSAPublicKey):
         return "PS256"
     if isinstance(public_key, ed25519.Ed25519PublicKey):
         return "ED25519"
-    raise SigningFailed(f"C2PA cannot sign with a {type(public_key).__name__}: use ECDSA, RSA or Ed25519")
+    raise SigningMisconfigured(f"C2PA cannot sign with a {type(public_key).__name__}: use ECDSA, RSA or Ed25519")
 
 
 def _public_der(public_key: CertificatePublicKeyTypes) -> bytes:

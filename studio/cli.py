@@ -21,8 +21,6 @@ from sqlalchemy.engine import make_url
 
 from consent import (
     Artwork,
-    ConsentError,
-    ConsentRefused,
     InvalidInput,
     Ledger,
     LedgerTampered,
@@ -31,25 +29,14 @@ from consent import (
     receipt,
 )
 from consent.database import normalize
-from engine import PRESETS, EngineError
-from provenance import Output, ProvenanceError, SigningFailed, VerifyReport, describe, verify
+from engine import PRESETS
+from provenance import Output, VerifyReport, describe, verify
 from provenance.disclosure import Corner, DisclosureStyle
+from sitter.errors import SitterError
 from studio import store
 from studio.demo import run_demo
 from studio.pipeline import ENGINES, RenderRequest
 from studio.settings import Settings
-from studio.workers import WorkerFailed
-
-EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
-
-
-def exit_code(err: Exception) -> int:
-    """The one map from a domain exception to the process exit code."""
-    if isinstance(err, ConsentRefused):
-        return EXIT_REFUSED
-    if isinstance(err, LedgerTampered | SigningFailed | WorkerFailed):
-        return EXIT_CHECK_FAILED
-    return EXIT_BAD_INPUT
 
 
 class Failure(click.ClickException):
@@ -58,7 +45,7 @@ class Failure(click.ClickException):
     def __init__(self, err: Exception) -> None:
         path = getattr(err, "path", None)
         super().__init__(f"{path}: {err}" if path else str(err))
-        self.exit_code = exit_code(err)
+        self.exit_code = err.exit_code
 
 
 class SitterGroup(click.Group):
@@ -67,7 +54,7 @@ class SitterGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (ConsentError, ProvenanceError, EngineError, WorkerFailed) as err:
+        except SitterError as err:
             raise Failure(err) from err
 
 

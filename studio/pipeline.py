@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from consent import Grant, InvalidInput, Ledger, Purpose, authorize
+from consent import Grant, Ledger, Purpose, authorize
 from engine import (
     Audio,
     BadMotion,
@@ -48,6 +48,7 @@ from provenance.disclosure import Disclosure, DisclosureStyle
 from provenance.manifest import TRAINED_ALGORITHMIC_MEDIA
 from provenance.video import file_sha256
 from provenance.video import probe as probe_video
+from studio.errors import BadRequest
 
 if TYPE_CHECKING:
     from engine.neural import NeuralEngine
@@ -116,7 +117,7 @@ def render(request: RenderRequest, studio: Studio, on_progress: Progress | None 
     """Render `request` into a labeled, signed MP4 at `request.out` and return what was published.
 
     Raises a ConsentRefused before any work when consent does not cover the request, an input error
-    (InvalidInput, an EngineError, UnreadableImage) for bad sources, landmarks or drivers, and a
+    (a BadInput: BadRequest, an EngineError, UnreadableImage) for bad sources, landmarks or drivers, and a
     ConsentRefused after the work when the grant no longer holds at publishing time.
     """
     _check(request)
@@ -152,23 +153,23 @@ class _Take:
 
 def _check(request: RenderRequest) -> None:
     if request.engine not in ENGINES:
-        raise InvalidInput(f"unknown engine {request.engine!r}: use one of {', '.join(ENGINES)}")
+        raise BadRequest(f"unknown engine {request.engine!r}: use one of {', '.join(ENGINES)}")
     if request.out.suffix.lower() != ".mp4":
-        raise InvalidInput("the output must be an .mp4 file", request.out)
+        raise BadRequest("the output must be an .mp4 file", request.out)
     if not 0 < request.seconds <= MAX_SECONDS:
-        raise InvalidInput(f"length must be between 0 and {MAX_SECONDS:.0f} seconds, got {request.seconds}")
+        raise BadRequest(f"length must be between 0 and {MAX_SECONDS:.0f} seconds, got {request.seconds}")
     if not 1 <= request.fps <= 60:
-        raise InvalidInput(f"frame rate must be between 1 and 60, got {request.fps}")
+        raise BadRequest(f"frame rate must be between 1 and 60, got {request.fps}")
     if request.engine == "neural" and request.checkpoint is None:
-        raise InvalidInput("the neural engine needs a meta-learned checkpoint: give one (sitter train makes it)")
+        raise BadRequest("the neural engine needs a meta-learned checkpoint: give one (sitter train makes it)")
     if request.finetune_steps and request.engine != "neural":
-        raise InvalidInput("fine-tuning steps are for the neural engine")
+        raise BadRequest("fine-tuning steps are for the neural engine")
     if not 0 <= request.finetune_steps <= MAX_FINETUNE:
-        raise InvalidInput(f"fine-tuning steps must be between 0 and {MAX_FINETUNE}, got {request.finetune_steps}")
+        raise BadRequest(f"fine-tuning steps must be between 0 and {MAX_FINETUNE}, got {request.finetune_steps}")
     if request.say is not None and request.audio is not None:
-        raise InvalidInput("give a text to say or a recording to lip-sync to, not both")
+        raise BadRequest("give a text to say or a recording to lip-sync to, not both")
     if (request.say is not None or request.audio is not None) and request.driver is not None:
-        raise InvalidInput("speech moves the face itself: give a text or a recording, or a driver, not both")
+        raise BadRequest("speech moves the face itself: give a text or a recording, or a driver, not both")
 
 
 def _sound_kind(request: RenderRequest) -> SoundKind | None:
@@ -190,7 +191,7 @@ def _engine(studio: Studio, request: RenderRequest) -> "WarpEngine | NeuralEngin
     try:
         config = WarpConfig(size=request.size)  # its size rule (even, 128-4096) is the video's, for every engine
     except ValueError as err:
-        raise InvalidInput(str(err)) from None
+        raise BadRequest(str(err)) from None
     if request.engine == "neural":
         from engine.neural import NeuralConfig, NeuralEngine  # imports torch: only when rendering with it
 
@@ -235,7 +236,7 @@ def _recorded(request: RenderRequest) -> _Take:
 def _speech_frames(seconds: float, fps: float) -> int:
     """As many frames as the speech lasts (to within half a frame)."""
     if seconds > MAX_SECONDS:
-        raise InvalidInput(f"the speech lasts more than {MAX_SECONDS:.0f} seconds, the most a render can be: "
+        raise BadRequest(f"the speech lasts more than {MAX_SECONDS:.0f} seconds, the most a render can be: "
                            "make it shorter")
     return max(1, round(seconds * fps))
 

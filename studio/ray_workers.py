@@ -8,9 +8,8 @@ SITTER_RAY_ADDRESS is set; this module (and Ray) is imported only then.
 - The workers are named, detached actors in the "sitter" namespace: every client of the cluster (the web studio, each
   `sitter render`) finds the same warm ones. A submission goes to the worker with the fewest jobs; one worker renders
   one job at a time (the "render" concurrency group) and answers progress and cancel calls meanwhile ("control").
-- Domain errors come back as the same class with the same message and attributes. They travel as a value (_Failure),
-  not through Ray's own exception transport, which rebuilds an exception by calling its class with its args and so
-  fails for classes whose constructor takes other arguments (WeightsMissing).
+- Domain errors (sitter.errors.SitterError) come back as the same class with the same message and attributes: they
+  pickle as themselves, and travel as a value (_Failure) rather than wrapped in Ray's RayTaskError.
 - A worker that dies mid-job publishes nothing (the pipeline's output appears by one atomic rename; its work folder is
   swept by a later render) and the job fails with WorkerFailed. The job is not retried: a job that killed one worker
   (out of memory on a long driving video) would kill the next one too, and submitting it again is safe, since nothing
@@ -32,9 +31,8 @@ from pathlib import Path
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
-from consent import ConsentError
-from engine import EngineError
-from provenance import Output, ProvenanceError
+from provenance import Output
+from sitter.errors import SitterError
 from studio.pipeline import Progress, RenderRequest, Studio, render
 from studio.settings import Settings
 from studio.workers import WorkerFailed
@@ -43,7 +41,6 @@ NAMESPACE = "sitter"
 POLL_SECONDS = 0.2  # how often a waiting caller asks for progress
 ANSWER_SECONDS = 60.0  # how long the first worker may take to answer a submission (placed on a node, restarting)
 LATE_SECONDS = 1.0  # how much longer the others get: a worker that is still restarting is passed over
-DOMAIN_ERRORS = (ConsentError, EngineError, ProvenanceError)
 LOST = ("the render worker stopped before finishing (killed, out of memory, or its node left the cluster); nothing "
         "was published: render again")
 _CONNECTING = threading.Lock()  # ray.init is once per process; studio sessions may submit from several threads
@@ -55,22 +52,9 @@ class RenderCancelled(WorkerFailed):
 
 @dataclass(frozen=True)
 class _Failure:
-    """A domain error on its way back from a worker: its class, args and attributes."""
+    """A domain error on its way back from a worker, as itself (SitterError pickles)."""
 
-    kind: type[Exception]
-    args: tuple
-    state: dict
-
-    @classmethod
-    def of(cls, err: Exception) -> "_Failure":
-        return cls(type(err), err.args, dict(vars(err)))
-
-    def error(self) -> Exception:
-        """The same error again, without calling its constructor (whose arguments may differ from its args)."""
-        err = self.kind.__new__(self.kind, *self.args)
-        err.args = self.args
-        vars(err).update(self.state)
-        return err
+    error: SitterError
 
 
 @ray.remote(concurrency_groups={"render": 1, "control": 1}, max_restarts=-1, max_task_retries=0)
@@ -114,8 +98,8 @@ class RenderWorker:
             if self.studio is None:
                 self.studio = Settings.from_env().open_studio()
             return render(request, self.studio, progressed)
-        except (*DOMAIN_ERRORS, RenderCancelled) as err:
-            return _Failure.of(err)
+        except SitterError as err:
+            return _Failure(err)
         finally:
             self.jobs.pop(job_id, None)
             self.cancelled.discard(job_id)
@@ -157,7 +141,7 @@ class RayJob:
         except RayActorError:
             raise WorkerFailed(LOST) from None
         if isinstance(value, _Failure):
-            raise value.error()
+            raise value.error
         return value
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from consent import Ledger, LedgerKey
 from provenance import (
     Registry,
-    SigningFailed,
+    SigningMisconfigured,
     StudioSigner,
     certificate_signer,
     development_signer,
@@ -100,7 +100,7 @@ class Settings:
         """The configured certificate and key, or else the development CA (created on first use)."""
         if self.signing_chain or self.signing_key:
             if not (self.signing_chain and self.signing_key):
-                raise SigningFailed("set both SITTER_SIGNING_CHAIN and SITTER_SIGNING_KEY, or neither")
+                raise SigningMisconfigured("set both SITTER_SIGNING_CHAIN and SITTER_SIGNING_KEY, or neither")
             return certificate_signer(self.signing_chain, self.signing_key, trust_anchor=self.trust_anchor,
                                       tsa_url=self.tsa_url)
         return development_signer(self.keys_dir)

@@ -8,10 +8,11 @@ because both end in that one function. The CLI and the studio get their runner f
 from typing import Protocol
 
 from provenance import Output
+from sitter.errors import CheckFailed
 from studio.pipeline import Progress, RenderRequest, Studio, render
 
 
-class WorkerFailed(Exception):
+class WorkerFailed(CheckFailed):
     """A render worker died mid-job (killed, out of memory, its node gone) or none answered; nothing was published."""
 
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provenance.errors import SigningFailed
+from provenance.errors import SigningMisconfigured
 from provenance.keys import (
     DOCUMENT_SIGNING,
     callback_signer,
@@ -119,23 +119,23 @@ def test_a_self_signed_certificate_is_refused(tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     (tmp_path / "self.pem").write_bytes(_pem(_issue("Me", key, "Me", key, ca=False)))
     (tmp_path / "self.key").write_bytes(_key_pem(key))
-    with pytest.raises(SigningFailed, match="self-signed"):
+    with pytest.raises(SigningMisconfigured, match="self-signed"):
         certificate_signer(tmp_path / "self.pem", tmp_path / "self.key")
 
 
 def test_a_key_that_does_not_match_the_certificate_is_refused(tmp_path: Path, user_chain) -> None:
     (tmp_path / "other.key").write_bytes(_key_pem(ec.generate_private_key(ec.SECP256R1())))
-    with pytest.raises(SigningFailed, match=r"other\.key is not the private key"):
+    with pytest.raises(SigningMisconfigured, match=r"other\.key is not the private key"):
         certificate_signer(user_chain["chain"], tmp_path / "other.key")
 
 
 def test_unusable_files_are_named_in_the_error(tmp_path: Path, user_chain) -> None:
     (tmp_path / "empty.pem").write_text("not a certificate")
-    with pytest.raises(SigningFailed, match=r"empty\.pem holds no PEM certificate"):
+    with pytest.raises(SigningMisconfigured, match=r"empty\.pem holds no PEM certificate"):
         certificate_signer(tmp_path / "empty.pem", user_chain["key"])
-    with pytest.raises(SigningFailed, match=r"cannot read .*missing\.pem"):
+    with pytest.raises(SigningMisconfigured, match=r"cannot read .*missing\.pem"):
         certificate_signer(tmp_path / "missing.pem", user_chain["key"])
-    with pytest.raises(SigningFailed, match="not an unencrypted PEM private key"):
+    with pytest.raises(SigningMisconfigured, match="not an unencrypted PEM private key"):
         certificate_signer(user_chain["chain"], user_chain["root"])
 
 
@@ -144,7 +144,7 @@ def test_an_expired_certificate_is_refused_before_signing(tmp_path: Path) -> Non
     old = _issue("Old signer", key, "Old CA", ca_key, ca=False, days=(-30, -1))
     (tmp_path / "old.pem").write_bytes(_pem(old))
     (tmp_path / "old.key").write_bytes(_key_pem(key))
-    with pytest.raises(SigningFailed, match=r"valid only from .* renew"):
+    with pytest.raises(SigningMisconfigured, match=r"valid only from .* renew"):
         certificate_signer(tmp_path / "old.pem", tmp_path / "old.key")
 
 

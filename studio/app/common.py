@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from consent import ConsentError, ConsentRefused, InvalidInput, Ledger
-from engine import EngineError
-from provenance import ProvenanceError, Registry
+from consent import Ledger
+from provenance import Registry
+from sitter.errors import Refused, SitterError
+from studio.errors import BadRequest
 from studio.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,13 +41,13 @@ class UploadRule:
     max_mb: int
 
     def check(self, upload: UploadedFile, position: int, count: int) -> None:
-        """InvalidInput naming the upload by position: its file name may be a person's name."""
+        """BadRequest naming the upload by position: its file name may be a person's name."""
         which = f"upload {position} of {count}" if count > 1 else "the upload"
         if upload.size > self.max_mb * 1024 * 1024:
-            raise InvalidInput(f"{which} is {upload.size / 2**20:.0f} MB; the limit for {self.what} files is "
+            raise BadRequest(f"{which} is {upload.size / 2**20:.0f} MB; the limit for {self.what} files is "
                                f"{self.max_mb} MB")
         if upload.size == 0:
-            raise InvalidInput(f"{which} is empty (0 bytes)")
+            raise BadRequest(f"{which} is empty (0 bytes)")
 
 
 IMAGES = UploadRule("image", ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"), 25)
@@ -156,10 +157,10 @@ def reported() -> Iterator[None]:
     """Show a domain error as one sentence in the page (the page stays usable); a refusal links to Consent."""
     try:
         yield
-    except ConsentRefused as err:
+    except Refused as err:
         st.error(sentence(err))
         st.page_link(CONSENT_PAGE, label="Open Consent to add or renew a record", icon=":material/arrow_forward:")
-    except (ConsentError, ProvenanceError, EngineError) as err:
+    except SitterError as err:
         st.error(sentence(err))
 
 

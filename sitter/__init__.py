@@ -1,0 +1,4 @@
+"""sitter/: the pieces every part shares and none owns. It imports no other part of Sitter.
+
+- `sitter.errors`: the one error family (bad input, consent refused, check failed) and its exit codes.
+"""
