@@ -50,6 +50,6 @@ class PurposeNotAllowed(ConsentRefused):
 class LedgerTampered(ConsentError, CheckFailed):
     """The ledger's hash chain or a signature does not verify; `fault` names the first bad row."""
 
-    def __init__(self, fault: "object") -> None:
-        super().__init__(str(fault))
+    def __init__(self, fault: "object", message: str | None = None) -> None:
+        super().__init__(message or str(fault))
         self.fault = fault

@@ -61,8 +61,10 @@ def authorize(
     Raises:
         InvalidInput: no sources, an unreadable image, an unknown purpose, no operator.
         SourceNotCovered, ConsentRevoked, ConsentExpired, ConsentErased, PurposeNotAllowed.
+        LedgerTampered: the ledger does not verify up to its signed head; no record can be trusted.
     """
     now = now or datetime.now(UTC)
+    ledger.require_trusted()
     if not (operator or "").strip():
         raise InvalidInput("operator must not be empty: every use is recorded against who made it")
     wanted = Purpose.parse(purpose)

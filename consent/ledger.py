@@ -4,10 +4,19 @@ Every row's hash covers the previous row's hash and the row's own canonical JSON
 signed with the studio's Ed25519 ledger key; a signed *head* (the last row's number and hash) catches
 rows cut off the end. `verify` walks the chain and names the first row that fails.
 
+Every read of a record (the gate, the re-check before publishing, `consent show`, the studio) trusts its
+events only as part of a chain that verifies up to the signed head. That costs one walk of the chain per
+process: the verified prefix is remembered (`_Verified`), later reads walk only the rows appended since,
+count the rows (a deletion anywhere shows) and compare the record's own rows with what was verified (an
+edit to another record's row shows when that record is read, and in `verify`). A record the ledger does
+not vouch for has the status "ledger does not verify" and allows nothing. A ledger that was rolled back
+(rows cut off the end and an older signed head put back) is caught by a process that had verified further.
+
 Personal data (subject and grantor names, contact, free-text reasons) never enters the chain. It
 lives in the `personal` table, referenced from the chain by a salted hash; `erase` deletes the data
 and its salt, so the reference no longer identifies anyone while the chain still verifies (GDPR
-Art. 17 without breaking the audit trail).
+Art. 17 without breaking the audit trail). Every read of personal data recomputes its reference: an
+edited, moved, deleted or re-inserted row makes the record's ledger fail to verify.
 
 Example:
 
@@ -20,14 +29,15 @@ Example:
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, func, select
 
 from consent.database import connect, create_tables, serialize
 from consent.errors import InvalidInput, LedgerTampered, RecordNotFound
@@ -87,6 +97,24 @@ class Fault:
         return f"ledger row {self.seq}: {self.reason}" if self.seq is not None else f"ledger: {self.reason}"
 
 
+@dataclass
+class _Verified:
+    """The prefix of the chain this process has verified: how far, and which rows name each record.
+
+    `floor` is the furthest (seq, hash) ever verified; it survives a fault, so a chain put back to an
+    older signed head is caught."""
+
+    seq: int = 0
+    tip: str = GENESIS
+    hashes: list[str] = field(default_factory=list)  # hashes[seq - 1]
+    rows: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # record id -> [(seq, hash)]
+    floor: tuple[int, str] = (0, GENESIS)
+
+    def forget(self) -> None:
+        """Start over from the first row next time, keeping the floor."""
+        self.seq, self.tip, self.hashes, self.rows = 0, GENESIS, [], {}
+
+
 class Ledger:
     """The one entry object of consent/: open it, call a verb, close it (or use `with`).
 
@@ -101,6 +129,8 @@ class Ledger:
         self.key = key
         self.evidence = EvidenceStore(evidence_dir) if evidence_dir is not None else None
         self._engine = connect(url)
+        self._verified = _Verified()
+        self._verifying = threading.Lock()
         create_tables(self._engine, metadata)
 
     def __enter__(self) -> "Ledger":
@@ -241,7 +271,7 @@ class Ledger:
             ids = conn.execute(
                 select(chain.c.record_id).where(chain.c.kind == "grant").order_by(chain.c.seq.desc())
             ).scalars().all()
-            return [self._load(conn, record_id) for record_id in ids]
+            return [self._load(conn, record_id) for record_id in dict.fromkeys(ids)]
 
     def events(self) -> list[dict]:
         """The whole chain in order, as plain dicts (for audit timelines and `--json`)."""
@@ -250,8 +280,10 @@ class Ledger:
         return [_event(row) for row in rows]
 
     def verify(self) -> Fault | None:
-        """Walk the chain; return the first row that fails (changed, missing, reordered, badly signed)."""
+        """Walk the chain and the personal data; return the first row that fails (changed, missing, reordered,
+        badly signed; personal data edited, moved, deleted or put back after an erasure)."""
         expected_seq, prev = 1, GENESIS
+        events: dict[str, list[dict]] = {}
         with self._engine.connect() as conn:
             for row in conn.execute(select(chain).order_by(chain.c.seq)).mappings():
                 if row["seq"] != expected_seq:
@@ -261,9 +293,34 @@ class Ledger:
                 fault = self._check_row(row)
                 if fault is not None:
                     return fault
+                events.setdefault(row["record_id"], []).append(_event(row))
                 expected_seq, prev = expected_seq + 1, row["hash"]
             tip = conn.execute(select(head)).mappings().first()
-        return self._check_head(tip, expected_seq - 1, prev)
+            fault = self._check_head(tip, expected_seq - 1, prev)
+            if fault is not None:
+                return fault
+            rows = conn.execute(select(personal)).mappings().all()
+        by_record: dict[str, list] = {}
+        for row in rows:
+            by_record.setdefault(row["record_id"], []).append(row)
+        for record_id in sorted(by_record.keys() - events.keys()):
+            return Fault(None, f"personal data names a consent record the chain does not hold ({record_id})")
+        for record_id, record_events in events.items():
+            _, fault = _people(record_events, by_record.get(record_id, []))
+            if fault is not None:
+                return fault
+        return None
+
+    def require_trusted(self) -> None:
+        """Raise LedgerTampered unless the chain verifies up to its signed head: the quick check every use makes
+        (only the rows appended since this process last verified are walked)."""
+        with self._engine.connect() as conn, self._verifying:
+            fault = self._extend(conn)
+            if fault is not None:
+                self._verified.forget()
+        if fault is not None:
+            raise LedgerTampered(fault, f"the consent ledger does not verify ({fault}), so nothing can be rendered: "
+                                        "run sitter consent verify-ledger")
 
     def require_intact(self) -> None:
         """Raise LedgerTampered unless the whole chain verifies."""
@@ -296,25 +353,104 @@ class Ledger:
 
     def _store_personal(self, conn: Connection, record_id: str, data: dict) -> str:
         salt = secrets.token_hex(32)
-        ref = hashlib.sha256(bytes.fromhex(salt) + canonical(data).encode()).hexdigest()
+        ref = _personal_ref(salt, canonical(data))
         conn.execute(personal.insert().values(ref=ref, record_id=record_id, salt=salt, data=canonical(data)))
         return ref
 
     # reading a record back from its events
 
     def _load(self, conn: Connection, record_id: str) -> Record:
+        """The record as its events describe it, with a `fault` when the ledger does not vouch for them: the
+        chain up to the signed head, these rows as they were verified, and its personal data as referenced."""
         rows = conn.execute(
             select(chain).where(chain.c.record_id == record_id).order_by(chain.c.seq)
         ).mappings().all()
         if not rows or rows[0]["kind"] != "grant":
             raise RecordNotFound(f"no consent record with id {record_id!r}")
-        for row in rows:  # the gate relies on these rows: check them even between full verifications
+        events = [_event(row) for row in rows]
+        people, personal_fault = _people(events, conn.execute(
+            select(personal).where(personal.c.record_id == record_id)).mappings().all())
+        fault = self._trusted(conn, record_id, rows) or personal_fault
+        record = _record(record_id, events, people)
+        return record if fault is None else replace(record, fault=fault)
+
+    # verifying incrementally
+
+    def _trusted(self, conn: Connection, record_id: str, rows: Sequence) -> Fault | None:
+        """None when the chain verifies up to its signed head and `rows` are exactly the rows of `record_id`
+        in it, each unchanged; else the fault, and the verified prefix is walked again from the start next time.
+        """
+        with self._verifying:
+            fault = self._extend(conn)
+            if fault is None and any(row["seq"] > self._verified.seq for row in rows):
+                fault = self._extend(conn)  # appended since (a concurrent writer): extend once more
+            if fault is None:
+                fault = self._same_rows(record_id, rows)
+            if fault is not None:
+                self._verified.forget()
+            return fault
+
+    def _extend(self, conn: Connection) -> Fault | None:
+        """Verify the rows appended since the verified prefix, up to the signed head, and remember them."""
+        known = self._verified
+        tip = conn.execute(select(head)).mappings().first()
+        last = tip["seq"] if tip is not None else 0
+        if known.seq == last and (tip is None or tip["hash"] == known.tip):
+            return self._count_unchanged(conn)
+        if last < known.floor[0]:
+            return self._rolled_back(last)
+        expected_seq, prev = known.seq + 1, known.tip
+        new: list[dict] = []
+        for row in conn.execute(select(chain).where(chain.c.seq > known.seq, chain.c.seq <= last)
+                                .order_by(chain.c.seq)).mappings():
+            if row["seq"] != expected_seq:
+                return Fault(expected_seq, "missing, renumbered or out of order")
+            if row["prev_hash"] != prev:
+                return Fault(row["seq"], "does not link to the row before it (changed, moved or reordered)")
             fault = self._check_row(row)
             if fault is not None:
-                raise LedgerTampered(fault)
-        people = {r.ref: json.loads(r.data) for r in
-                  conn.execute(select(personal).where(personal.c.record_id == record_id))}
-        return _record(record_id, [_event(row) for row in rows], people)
+                return fault
+            new.append(row)
+            expected_seq, prev = expected_seq + 1, row["hash"]
+        fault = self._check_head(tip, expected_seq - 1, prev)
+        if fault is not None:
+            return fault
+        for row in new:
+            known.hashes.append(row["hash"])
+            known.rows.setdefault(row["record_id"], []).append((row["seq"], row["hash"]))
+        known.seq, known.tip = expected_seq - 1, prev
+        floor_seq, floor_hash = known.floor
+        if floor_seq and known.hashes[floor_seq - 1] != floor_hash:
+            return self._rolled_back(floor_seq - 1)
+        known.floor = (known.seq, known.tip)
+        return None
+
+    def _count_unchanged(self, conn: Connection) -> Fault | None:
+        """A row deleted from the verified prefix, whichever record it belongs to, shows in the row count."""
+        count = conn.execute(select(func.count()).select_from(chain).where(chain.c.seq <= self._verified.seq)).scalar()
+        if count == self._verified.seq:
+            return None
+        return Fault(None, f"{self._verified.seq - count} rows were removed since the ledger was verified")
+
+    def _rolled_back(self, last_seq: int) -> Fault:
+        return Fault(last_seq + 1, f"missing: this process had verified {self._verified.floor[0]} rows (the ledger "
+                                   "was rolled back to an older signed head)")
+
+    def _same_rows(self, record_id: str, rows: Sequence) -> Fault | None:
+        """The first of a record's rows that differs from the verified chain's: removed, changed or added."""
+        verified = self._verified.rows.get(record_id, [])
+        for row, (seq, row_hash_) in zip(rows, verified, strict=False):
+            if (row["seq"], row["hash"]) != (seq, row_hash_):
+                return Fault(min(row["seq"], seq), "changed or removed since the ledger was verified")
+            fault = self._check_row(row)
+            if fault is not None:
+                return fault
+        if len(rows) != len(verified):
+            extra = rows[len(verified):] or None
+            seq = extra[0]["seq"] if extra else verified[len(rows)][0]
+            return Fault(seq, "added after the last signed head" if extra else
+                         "removed since the ledger was verified")
+        return None
 
     def _check_row(self, row: "dict") -> Fault | None:
         if row_hash(row) != row["hash"]:
@@ -393,6 +529,39 @@ def _parse_expiry(expires: date | str, now: datetime) -> date:
 def _event(row: "dict") -> dict:
     return {"seq": row["seq"], "record_id": row["record_id"], "kind": row["kind"], "at": row["at"],
             "body": json.loads(row["body"]), "hash": row["hash"]}
+
+
+def _people(events: list[dict], rows: Sequence) -> tuple[dict[str, dict], Fault | None]:
+    """A record's personal data by reference, each row checked against the salted hash the chain holds.
+
+    Returns the rows that verify and the first fault: a row whose data or salt was edited, one the record's
+    events do not reference (moved from another record, or put back after an erasure), or a referenced row
+    that is missing although the record was never erased."""
+    erased = any(e["kind"] == "erase" for e in events)
+    referenced = {e["body"]["personal_ref"]: e["seq"] for e in events if "personal_ref" in e["body"]}
+    people, fault = {}, None
+    for row in rows:
+        seq = referenced.get(row["ref"])
+        if _personal_ref(row["salt"], row["data"]) != row["ref"]:
+            fault = fault or Fault(seq, "its personal data was changed since it was written")
+        elif seq is None or erased:
+            fault = fault or Fault(seq, f"personal data that consent record {row['record_id']} does not reference "
+                                        "(moved from another record, or put back after an erasure)")
+        else:
+            people[row["ref"]] = json.loads(row["data"])
+    present = {row["ref"] for row in rows}
+    missing = [seq for ref, seq in referenced.items() if ref not in present]
+    if fault is None and missing and not erased:
+        fault = Fault(missing[0], "its personal data was removed (the record was never erased)")
+    return people, fault
+
+
+def _personal_ref(salt: str, data: str) -> str:
+    """The chain's reference to one row of personal data: SHA-256 over its salt and its canonical JSON."""
+    try:
+        return hashlib.sha256(bytes.fromhex(salt) + data.encode()).hexdigest()
+    except ValueError:
+        return ""
 
 
 def _record(record_id: str, events: list[dict], people: dict[str, dict]) -> Record:

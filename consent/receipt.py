@@ -8,6 +8,7 @@ later prove what was agreed even if the studio's copy is disputed; `verify_recei
 import json
 from datetime import UTC, datetime
 
+from consent.errors import LedgerTampered
 from consent.keys import LedgerKey
 from consent.ledger import canonical
 from consent.record import Record, SubjectKind
@@ -17,7 +18,11 @@ SERVICE = "Sitter: animated portrait (talking-head) video from still images"
 
 
 def receipt(record: Record, key: LedgerKey, controller: str, now: datetime | None = None) -> dict:
-    """The signed receipt of `record` as it stands at `now`."""
+    """The signed receipt of `record` as it stands at `now`; LedgerTampered when the ledger does not vouch for the
+    record (the ledger key never signs names or terms it can't prove)."""
+    if record.fault is not None:
+        raise LedgerTampered(record.fault, f"no receipt for consent record {record.record_id}: the consent ledger "
+                                           f"does not verify ({record.fault}); run sitter consent verify-ledger")
     now = now or datetime.now(UTC)
     people = record.personal or {}
     body = {

@@ -13,10 +13,11 @@ from enum import StrEnum
 
 from consent.errors import (
     ConsentErased,
+    ConsentError,
     ConsentExpired,
-    ConsentRefused,
     ConsentRevoked,
     InvalidInput,
+    LedgerTampered,
     PurposeNotAllowed,
 )
 from consent.sources import SourceImage
@@ -64,6 +65,7 @@ class Status(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     ERASED = "erased"
+    UNVERIFIED = "ledger does not verify"  # its events, or its personal data, are not what the chain says
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class Record:
     """One consent record as the ledger's events describe it now.
 
     `personal` holds the subject's and grantor's names; it is None once erased. Everything else is
-    in the hash chain and stays forever.
+    in the hash chain and stays forever. `fault`, when set, is why the ledger does not vouch for this record
+    (a row of the chain, or a row of personal data, that does not verify): such a record allows nothing.
     """
 
     record_id: str
@@ -109,8 +112,11 @@ class Record:
     erased_at: datetime | None = None
     uses: int = 0
     events: tuple[dict, ...] = field(default=(), repr=False)
+    fault: "object | None" = None  # a consent.Fault
 
     def status(self, now: datetime) -> Status:
+        if self.fault is not None:
+            return Status.UNVERIFIED
         if self.erased_at is not None:
             return Status.ERASED
         if self.revoked_at is not None:
@@ -122,10 +128,13 @@ class Record:
     def covers(self, sha256s: "set[str] | frozenset[str]") -> bool:
         return set(sha256s) <= {s.sha256 for s in self.sources}
 
-    def refusal(self, purpose: Purpose, now: datetime, also: tuple[Purpose, ...] = ()) -> ConsentRefused | None:
+    def refusal(self, purpose: Purpose, now: datetime, also: tuple[Purpose, ...] = ()) -> ConsentError | None:
         """The rule this record breaks for `purpose` (and the purposes in `also`) at `now`, or None when it
-        allows the use."""
+        allows the use: a ConsentRefused, or LedgerTampered when the ledger does not vouch for the record."""
         status = self.status(now)
+        if status is Status.UNVERIFIED:
+            return LedgerTampered(self.fault, f"consent record {self.record_id} can't be used: the consent ledger "
+                                              f"does not verify ({self.fault}); run sitter consent verify-ledger")
         if status is Status.ERASED:
             return ConsentErased(f"consent record {self.record_id} was erased and can no longer be used")
         if status is Status.REVOKED:
@@ -142,10 +151,15 @@ class Record:
         return None
 
     def subject_label(self) -> str:
-        """How to name the subject on screen: the artwork's title, the person's name, or '[erased]'."""
+        """How to name the subject on screen: the artwork's title, the person's name, '[erased]', or
+        '[unverified]' when the name on file does not match what the ledger holds."""
         if self.artwork is not None:
             return self.artwork.title
-        return self.personal["subject"] if self.personal else "[erased]"
+        return self.personal["subject"] if self.personal else self.missing_label()
+
+    def missing_label(self) -> str:
+        """What stands in for personal data that can't be shown."""
+        return "[erased]" if self.erased_at is not None or self.fault is None else "[unverified]"
 
     def to_dict(self, now: datetime) -> dict:
         """Everything about the record, names included (None once erased): for the operator's eyes only."""
@@ -165,4 +179,5 @@ class Record:
             "erased_at": self.erased_at.isoformat() if self.erased_at else None,
             "uses": self.uses,
             "grant_hash": self.grant_hash,
+            "fault": str(self.fault) if self.fault is not None else None,
         }

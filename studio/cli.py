@@ -670,8 +670,9 @@ def _describe(record: Record, now: datetime) -> str:
         a = record.artwork
         lines.append(f"artwork     {a.title} / {a.creator} / {a.date or '-'} / {a.institution or '-'} / {a.rights}")
     lines += [
-        f"grantor     {record.personal['grantor'] if record.personal else '[erased]'}",
+        f"grantor     {record.personal['grantor'] if record.personal else record.missing_label()}",
         f"status      {record.status(now).value}",
+        *([f"fault       {record.fault}"] if record.fault is not None else []),
         *([f"revoked     {record.revoked_at:%Y-%m-%d}: {record.revoke_reason}"] if record.revoke_reason else []),
         f"purposes    {', '.join(record.purposes)}",
         f"expires     {record.expires.isoformat()}",

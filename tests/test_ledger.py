@@ -2,14 +2,13 @@
 
 import json
 import multiprocessing
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from attacker import sql
 from PIL import Image
-from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from consent import (
     Artwork,
@@ -76,7 +75,7 @@ def test_a_fresh_ledger_verifies(busy: Ledger) -> None:
 @pytest.mark.parametrize("column", COLUMNS)
 @pytest.mark.parametrize("seq", [1, 3, 6])
 def test_changing_any_column_of_any_row_is_caught(busy: Ledger, db_url: str, column: str, seq: int) -> None:
-    with _sql(db_url) as db:
+    with sql(db_url) as db:
         value = db.execute(text(f"SELECT {column} FROM ledger_events WHERE seq = :seq"), {"seq": seq}).scalar()
         db.execute(text(f"UPDATE ledger_events SET {column} = :value WHERE seq = :seq"),
                    {"value": _altered(value), "seq": seq})
@@ -86,7 +85,7 @@ def test_changing_any_column_of_any_row_is_caught(busy: Ledger, db_url: str, col
 
 @pytest.mark.parametrize("seq", [1, 3, 6])
 def test_deleting_a_row_is_caught(busy: Ledger, db_url: str, seq: int) -> None:
-    with _sql(db_url) as db:
+    with sql(db_url) as db:
         db.execute(text("DELETE FROM ledger_events WHERE seq = :seq"), {"seq": seq})
     fault = busy.verify()
     assert fault is not None and fault.seq == seq and "missing" in fault.reason
@@ -94,7 +93,7 @@ def test_deleting_a_row_is_caught(busy: Ledger, db_url: str, seq: int) -> None:
 
 def test_swapping_two_rows_is_caught(busy: Ledger, db_url: str) -> None:
     columns = ", ".join(COLUMNS)
-    with _sql(db_url) as db:  # rows 2 and 5 trade places, each keeping its position number
+    with sql(db_url) as db:  # rows 2 and 5 trade places, each keeping its position number
         rows = {r["seq"]: dict(r) for r in db.execute(
             text(f"SELECT {columns} FROM ledger_events WHERE seq IN (2, 5)")).mappings()}
         db.execute(text("DELETE FROM ledger_events WHERE seq IN (2, 5)"))
@@ -106,7 +105,7 @@ def test_swapping_two_rows_is_caught(busy: Ledger, db_url: str) -> None:
 
 
 def test_a_forged_head_is_caught(busy: Ledger, db_url: str) -> None:
-    with _sql(db_url) as db:
+    with sql(db_url) as db:
         db.execute(text("UPDATE ledger_head SET seq = 5"))
     assert "head" in busy.verify().reason
 
@@ -121,7 +120,7 @@ def test_a_row_signed_with_another_key_is_caught(busy: Ledger, db_url: str, tmp_
 
 
 def test_the_gate_refuses_a_record_whose_rows_were_altered(busy: Ledger, db_url: str, images: list[Path]) -> None:
-    with _sql(db_url) as db:  # try to un-revoke the first record by relabelling its revoke row
+    with sql(db_url) as db:  # try to un-revoke the first record by relabelling its revoke row
         db.execute(text("UPDATE ledger_events SET kind = 'use' WHERE kind = 'revoke'"))
     with pytest.raises(LedgerTampered):
         authorize(busy, images[:1], "marketing", "tester")
@@ -150,7 +149,7 @@ def test_erase_removes_personal_data_and_evidence_and_the_chain_still_verifies(
     assert erased.status(datetime.now(UTC)) is Status.ERASED
     assert ledger.evidence.files(record.record_id) == []
     assert ledger.source_images(record.record_id) == []
-    with _sql(db_url) as db:
+    with sql(db_url) as db:
         assert db.execute(text("SELECT count(*) FROM personal_data")).scalar() == 0
         dump = "\n".join(str(row) for table in inspect(db).get_table_names()
                          for row in db.execute(text(f"SELECT * FROM {table}")))
@@ -237,17 +236,6 @@ def _writer(url: str, key_path: Path, evidence_dir: Path, images: list[Path], ev
         grant = authorize(ledger, images, "internal", "w", record_id=record.record_id)
         for n in range(events - 1):
             ledger.record_render(grant, output_id=f"{record.record_id}-{n}")
-
-
-@contextmanager
-def _sql(url: str) -> Iterator[Connection]:
-    """Direct access to the ledger's database, as an attacker with the file or a login would have."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            yield conn
-    finally:
-        engine.dispose()
 
 
 def _altered(value: object) -> object:
