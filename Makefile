@@ -3,9 +3,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-# Debian packages Sitter uses at run time (espeak-ng: `render --say`), and those only the tests need
+# Debian packages Sitter uses at run time (espeak-ng: `render --say`; fonts-noto-cjk: captions in Chinese, Japanese
+# and Korean; libfribidi0: Pillow's raqm layout, for right-to-left captions), and those only the tests need
 # (Chromium for the browser test, the PostgreSQL server the store tests start a throwaway cluster of).
-RUN_PACKAGES := espeak-ng
+RUN_PACKAGES := espeak-ng fonts-noto-cjk libfribidi0
 TEST_PACKAGES := chromium postgresql
 
 # Install the Debian packages in $(1) that are missing, where this machine can (root with apt-get);

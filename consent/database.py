@@ -8,6 +8,8 @@ must never read the same head. `serialize` makes a write transaction the only on
   transaction and released by its commit or rollback. Readers are never blocked.
 """
 
+import os
+from contextlib import suppress
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
@@ -30,6 +32,7 @@ def connect(url: str) -> Engine:
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     if not in_memory:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(url.removeprefix("sqlite:///")))
     engine = create_engine(
         url,
         # an in-memory database lives in one connection: share it (tests, throwaway ledgers)
@@ -82,6 +85,13 @@ def create_tables(engine: Engine, metadata: MetaData) -> None:
     with engine.begin() as conn:
         serialize(conn)
         metadata.create_all(conn)
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing SQLite file owner-only (0600) before SQLite opens it: SQLite gives its -wal and -shm
+    files the database file's mode, so they are owner-only too. An existing file is left as it is."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _postgres(url: str) -> Engine:

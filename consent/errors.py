@@ -5,6 +5,7 @@ hashes, purposes and dates.
 """
 
 from sitter.errors import BadInput, CheckFailed, Refused, SitterError
+from sitter.images import UnreadableImage as UnreadableImage  # one error for an unreadable image file, any part
 
 
 class ConsentError(SitterError):
@@ -13,10 +14,6 @@ class ConsentError(SitterError):
 
 class InvalidInput(ConsentError, BadInput):
     """A value given to the ledger is unusable: empty name, past expiry, unknown purpose, missing file."""
-
-
-class UnreadableImage(InvalidInput):
-    """A source image could not be decoded (missing, corrupt, zero bytes, not an image, too large)."""
 
 
 class RecordNotFound(InvalidInput):
@@ -53,3 +50,9 @@ class LedgerTampered(ConsentError, CheckFailed):
     def __init__(self, fault: "object", message: str | None = None) -> None:
         super().__init__(message or str(fault))
         self.fault = fault
+
+
+class LedgerKeyUnusable(ConsentError, CheckFailed):
+    """The ledger key file is there but holds no usable Ed25519 private key: empty, corrupt, another kind of key,
+    encrypted, or unreadable. A failed check, not bad input: the file is the studio's own, not something given to
+    a command, and like a ledger that does not verify it needs the studio's backup, not a different argument."""

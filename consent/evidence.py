@@ -6,29 +6,33 @@ other record's. The source images a record covers are kept in its `sources/` sub
 reason: a face is personal data, and the studio renders a record's images again without re-uploading.
 """
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 from consent.errors import InvalidInput
 
+MAX_EVIDENCE_BYTES = 1024 * 2**20  # a consent video can be long; a file over 1 GB is refused, not read into memory
+
 
 class EvidenceStore:
-    """Files under `root/<record id>/<sha256><suffix>`, written atomically."""
+    """Files under `root/<record id>/<sha256><suffix>`, written atomically, owner-only (folders 0700, files 0600)."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
-    def put(self, record_id: str, source: Path | str, digest: str, *, under: str = "") -> None:
-        """Copy `source` in under `record_id` (and its subfolder `under`), named by its `digest`."""
-        source = Path(source)
+    def put(self, record_id: str, data: bytes, name: str, *, under: str = "") -> None:
+        """Keep `data` (a file as it was read and hashed, not the file read again) under `record_id` (and its
+        subfolder `under`) as `name`."""
         folder = self.root / record_id / under
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target = folder / f"{digest}{source.suffix.lower()}"
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for level in (self.root / record_id, folder):  # each one 0700: mkdir(parents=True) makes parents 0755
+            level.mkdir(exist_ok=True, mode=0o700)
+        target = folder / name
         tmp = folder / f".{target.name}.tmp"
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, 0o600)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as dst:
+            dst.write(data)  # owner-only from its first byte
+        os.chmod(tmp, 0o600)  # a temp file a crash left behind keeps its old mode through O_TRUNC
         os.replace(tmp, target)
 
     def remove(self, record_id: str) -> None:
@@ -39,11 +43,18 @@ class EvidenceStore:
         return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a readable, non-empty file; InvalidInput otherwise."""
-    if not path.is_file():
-        raise InvalidInput("evidence file not found", path)
-    if path.stat().st_size == 0:
+def read_evidence(path: Path) -> bytes:
+    """An evidence file's bytes, read once (what is hashed is what is kept); InvalidInput when it is missing, empty
+    or too large."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_EVIDENCE_BYTES + 1)
+    except (FileNotFoundError, IsADirectoryError):
+        raise InvalidInput("evidence file not found", path) from None
+    except OSError as err:
+        raise InvalidInput(f"evidence file can't be read ({err.strerror or 'I/O error'})", path) from None
+    if not data:
         raise InvalidInput("evidence file is empty (0 bytes)", path)
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise InvalidInput(f"evidence file too large: over {MAX_EVIDENCE_BYTES // 2**20} MB", path)
+    return data

@@ -1,7 +1,9 @@
 """The consent gate: nothing is animated unless one consent record covers it, now, for this purpose.
 
-`authorize` is called at the start of every render and returns a Grant; `Grant.recheck` is called
-again right before the output is published, so a revocation that lands mid-render stops it. Every
+`authorize` is called at the start of every render and returns a Grant; the use is logged right before
+the output is published (`Ledger.record_render`), which checks the record again in the same transaction,
+so a revocation that lands mid-render stops it. The Grant carries the pixels it checked: each source file
+is read once, and what the engine animates is exactly what consent covers. Every
 refusal is a ConsentRefused subclass naming the rule that failed, with record ids and dates only:
 never a name.
 """
@@ -11,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from consent.errors import InvalidInput, SourceNotCovered
-from consent.ledger import Ledger
+from consent.ledger import Ledger, printable
 from consent.record import Purpose, Record
-from consent.sources import SourceImage, fingerprint
+from consent.sources import SourceImage, fingerprint, read_picture
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class Grant:
     `record_hash` is the hash of the record's grant row in the ledger: what a C2PA manifest cites
     (with `record_id`) to prove consent without carrying any personal data. `also` are further purposes
     the same record allows for this use (`speech`, for a video with sound), rechecked with `purpose`.
+    `pictures` are the source images' pixels, as read and hashed for this grant (one per source, in order):
+    the render animates these, not the files, which may have changed since.
     """
 
     record_id: str
@@ -34,6 +40,7 @@ class Grant:
     checked_at: datetime
     ledger: Ledger = field(repr=False, compare=False)
     also: tuple[Purpose, ...] = ()
+    pictures: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
 
     def recheck(self, now: datetime | None = None) -> None:
         """Raise the ConsentRefused subclass that now applies, if the record stopped allowing this use."""
@@ -65,13 +72,14 @@ def authorize(
     """
     now = now or datetime.now(UTC)
     ledger.require_trusted()
-    if not (operator or "").strip():
+    if not printable(operator, "operator").strip():
         raise InvalidInput("operator must not be empty: every use is recorded against who made it")
     wanted = Purpose.parse(purpose)
     extra = tuple(p for p in dict.fromkeys(map(Purpose.parse, also)) if p is not wanted)
     if not sources:
         raise InvalidInput("at least one source image is needed")
-    images = tuple(fingerprint(s) for s in sources)
+    pictures = tuple(read_picture(s) for s in sources)
+    images = tuple(p.source for p in pictures)
     candidates = [ledger.get(record_id)] if record_id else ledger.records()
     covering = [r for r in candidates if r.covers({i.sha256 for i in images})]
     if not covering:
@@ -80,7 +88,8 @@ def authorize(
     for record in covering:
         refusal = record.refusal(wanted, now, also=extra)
         if refusal is None:
-            return Grant(record.record_id, record.grant_hash, wanted, operator.strip(), images, now, ledger, extra)
+            return Grant(record.record_id, record.grant_hash, wanted, operator.strip(), images, now, ledger, extra,
+                         tuple(p.pixels for p in pictures))
         refusals.append(refusal)
     raise refusals[0]
 

@@ -8,10 +8,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from consent.errors import LedgerKeyUnusable
+
+RESTORE = "restore the studio's ledger key from your backup"
 VERIFIED_MEMORY = 100_000  # pairs remembered (about 35 MB at most), then forgotten all at once
 
 
@@ -28,13 +31,30 @@ class LedgerKey:
 
     @classmethod
     def load_or_create(cls, path: Path | str) -> "LedgerKey":
-        """Read the PEM private key at `path`, creating it (mode 0600, folder 0700) if absent."""
+        """Read the PEM private key at `path`, creating it (mode 0600, folder 0700) if absent.
+
+        Raises LedgerKeyUnusable (its `path` is the file) when the file is there but holds no usable
+        Ed25519 private key.
+        """
         path = Path(path)
         if not path.exists():
             _create(path)
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        try:
+            pem = path.read_bytes()
+        except OSError:
+            raise LedgerKeyUnusable(f"the ledger key file can't be read: {RESTORE}", path) from None
+        if not pem.strip():
+            raise LedgerKeyUnusable(f"the ledger key file is empty: {RESTORE}", path)
+        try:
+            private = serialization.load_pem_private_key(pem, password=None)
+        except TypeError:  # cryptography's word for "it is encrypted"
+            raise LedgerKeyUnusable("the ledger key file is encrypted: Sitter needs it unencrypted, owner-only",
+                                    path) from None
+        except (ValueError, UnsupportedAlgorithm):
+            raise LedgerKeyUnusable(f"the ledger key file is not a PEM private key (corrupt or truncated): {RESTORE}",
+                                    path) from None
         if not isinstance(private, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
+            raise LedgerKeyUnusable(f"the ledger key file holds another kind of key, not Ed25519: {RESTORE}", path)
         return cls(private.public_key(), private)
 
     @classmethod

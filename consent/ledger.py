@@ -30,6 +30,7 @@ import hashlib
 import json
 import secrets
 import threading
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -41,15 +42,16 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Tex
 
 from consent.database import connect, create_tables, serialize
 from consent.errors import InvalidInput, LedgerTampered, RecordNotFound
-from consent.evidence import EvidenceStore, file_sha256
+from consent.evidence import EvidenceStore, read_evidence
 from consent.keys import LedgerKey
 from consent.record import Artwork, Purpose, Record, Rights, Status, SubjectKind
-from consent.sources import SourceImage, fingerprint
+from consent.sources import SourceImage, read_picture
 
 if TYPE_CHECKING:
     from consent.gate import Grant
 
 GENESIS = "0" * 64
+JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: part of how Persian, Indic scripts and emoji are written
 SOURCES = "sources"  # the evidence subfolder holding a record's source images
 
 metadata = MetaData()
@@ -171,20 +173,28 @@ class Ledger:
             raise InvalidInput("an artwork record needs its title, creator and rights status")
         if subject is SubjectKind.PERSON and artwork is not None:
             raise InvalidInput("a person record takes no artwork title, creator or rights")
+        if artwork is not None:
+            for what in ("title", "creator", "date", "institution"):
+                printable(getattr(artwork, what), f"the artwork's {what}")
+        contact = printable(contact, "contact").strip()
         allowed = _parse_purposes(purposes)
         expiry = _parse_expiry(expires, now)
         if not images:
             raise InvalidInput("a consent record must cover at least one source image")
-        images = {fingerprint(p): Path(p) for p in images}  # one copy per distinct picture
-        sources = tuple(images)
-        evidence_sha = file_sha256(Path(evidence))
+        pictures = {}
+        for path in images:  # one copy per distinct picture, of the bytes that were hashed
+            picture = read_picture(path)
+            pictures.setdefault(picture.source, (picture.data, Path(path).suffix.lower()))
+        sources = tuple(pictures)
+        evidence_data = read_evidence(Path(evidence))
+        evidence_sha = hashlib.sha256(evidence_data).hexdigest()
         if self.evidence is None:
             raise InvalidInput("this ledger was opened without an evidence store")
 
         record_id = secrets.token_hex(8)
-        self.evidence.put(record_id, evidence, evidence_sha)
-        for source, path in images.items():
-            self.evidence.put(record_id, path, source.sha256, under=SOURCES)
+        self.evidence.put(record_id, evidence_data, f"{evidence_sha}{Path(evidence).suffix.lower()}")
+        for source, (data, suffix) in pictures.items():
+            self.evidence.put(record_id, data, f"{source.sha256}{suffix}", under=SOURCES)
         try:
             with self._atomic() as conn:
                 ref = self._store_personal(conn, record_id, {"subject": name, "grantor": grantor,
@@ -496,9 +506,22 @@ def _head_message(seq: int, tip_hash: str) -> bytes:
 
 
 def _required(value: str, what: str) -> str:
-    value = (value or "").strip()
+    value = printable(value, what).strip()
     if not value:
         raise InvalidInput(f"{what} must not be empty")
+    return value
+
+
+def printable(value: str, what: str) -> str:
+    """`value` when it has no control or invisible formatting characters; else InvalidInput.
+
+    A newline in a name forges an extra row of `consent list`, an escape sequence rewrites the terminal that shows
+    it, a right-to-left override makes one name read as another. Joiners (U+200C, U+200D) stay: scripts need them.
+    """
+    value = value or ""
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") and c not in JOINERS), None)
+    if bad is not None:
+        raise InvalidInput(f"{what} contains a control character (U+{ord(bad):04X}): use plain text")
     return value
 
 

@@ -2,19 +2,16 @@
 
 Hashing the pixels rather than the file means a portrait re-saved losslessly in another format
 (PNG -> WebP lossless, BMP, TIFF) or with its metadata stripped is still covered, while any edit to
-what the engine would animate is not. The image is normalised the way the engine sees it: EXIF
-orientation applied, converted to 8-bit RGB.
+what the engine would animate is not. Each file is read once and decoded once (sitter.images): the
+gate keeps the pixels it hashed in the Grant, and the engine animates those, never the file again.
 """
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import numpy as np
 
-from consent.errors import UnreadableImage
-
-MAX_PIXELS = 64_000_000  # 8000x8000: larger is refused before decoding (decompression bombs)
+from sitter.images import decode_image, pixel_sha256, read_image_file
 
 
 @dataclass(frozen=True)
@@ -29,26 +26,25 @@ class SourceImage:
         return {"sha256": self.sha256, "width": self.width, "height": self.height}
 
 
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """An image as read once: the file's bytes, their RGB uint8 pixels (read-only) and the fingerprint of exactly
+    those pixels. A record keeps these bytes as its copy of the image, the gate these pixels."""
+
+    data: bytes
+    pixels: np.ndarray
+    source: SourceImage
+
+
+def read_picture(path: Path | str) -> Picture:
+    """Read and decode an image file once and fingerprint its pixels; UnreadableImage with a one-line reason."""
+    data = read_image_file(path)
+    pixels = decode_image(data, path)
+    pixels.setflags(write=False)
+    height, width = pixels.shape[:2]
+    return Picture(data, pixels, SourceImage(pixel_sha256(pixels), width, height))
+
+
 def fingerprint(path: Path | str) -> SourceImage:
-    """Decode an image and hash its pixels; raise UnreadableImage with a one-line reason."""
-    path = Path(path)
-    if not path.is_file():
-        raise UnreadableImage("image not found", path)
-    if path.stat().st_size == 0:
-        raise UnreadableImage("image is empty (0 bytes)", path)
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise UnreadableImage(
-                    f"image too large: {img.width}x{img.height} is over {MAX_PIXELS:,} pixels", path
-                )
-            rgb = ImageOps.exif_transpose(img).convert("RGB")
-    except UnidentifiedImageError:
-        raise UnreadableImage("not an image Sitter can read", path) from None
-    except Image.DecompressionBombError:
-        raise UnreadableImage(f"image too large: over {MAX_PIXELS:,} pixels", path) from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise UnreadableImage(f"image is corrupt or truncated ({err})", path) from None
-    digest = hashlib.sha256(f"rgb8:{rgb.width}x{rgb.height}:".encode())
-    digest.update(rgb.tobytes())
-    return SourceImage(digest.hexdigest(), rgb.width, rgb.height)
+    """The fingerprint of an image file's pixels; UnreadableImage with a one-line reason."""
+    return read_picture(path).source

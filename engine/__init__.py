@@ -21,7 +21,7 @@ from engine.errors import (
     TrainingDiverged,
     WeightsMissing,
 )
-from engine.faces import Detector, Track, load_image, load_landmarks, read_track, track_video
+from engine.faces import Detector, Track, check_landmarks, load_image, load_landmarks, read_track, track_video
 from engine.motion import PRESETS, Motion, from_track, preset, speaking
 from engine.mouth import Mouth
 from engine.speech import Phoneme, Speech, speak
@@ -54,6 +54,7 @@ __all__ = [
     "WarpConfig",
     "WarpEngine",
     "WeightsMissing",
+    "check_landmarks",
     "from_track",
     "has_sound",
     "lip_sync",

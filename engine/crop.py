@@ -3,6 +3,12 @@
 Both engines (and the neural engine's training data) frame a face the same way, so that a face looks the
 same to the warp, to the neural generator at render time and to it in training: a square of 2 x CROP_HALF
 face units (see `FaceFrame`: ~ the outer eye corners' distance) around a point a little below the eyes.
+
+The square's size follows from the landmarks, which `check_landmarks` keeps on or near their image (a face
+spanning at most twice the image's longer side, inside the image give or take its own span), so its side is
+at most ~13 times the image's longer side (~6 times for a real face's proportions: the square is ~3 times
+the face's span). What `cut` allocates is bounded further: only the square itself, never the whole image
+padded out to it, and a square over MAX_CUT px a side is cut from a shrunk copy of the image.
 """
 
 from collections.abc import Sequence
@@ -15,6 +21,7 @@ from engine.errors import BadImage, BadLandmarks
 from engine.faces import Detector, choose_face, face_frame, load_image, load_landmarks
 
 CROP_CENTER, CROP_HALF = (0.0, 0.2), 2.3  # face units: the head with room around it
+MAX_CUT = 4096  # px: the largest square `cut` makes before resizing (48 MB of RGB); output sizes go to 4096
 
 Source = Path | str | np.ndarray
 Given = Path | str | np.ndarray | None  # a source's landmarks: a JSON file, a (68, 2) array, or None to detect
@@ -56,12 +63,20 @@ def cut(image: np.ndarray, box: Square, size: int) -> tuple[np.ndarray, bool]:
     edge replicated) to hold the square."""
     x0, y0, side = box
     height, width = image.shape[:2]
-    pad = max(0, -x0, -y0, x0 + side - width, y0 + side - height)
-    if pad:
-        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    region = image[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+    padded = x0 < 0 or y0 < 0 or x0 + side > width or y0 + side > height
+    if padded and side > MAX_CUT:  # a huge face at the edge of a huge image: shrink the image to fit first
+        factor = MAX_CUT / side
+        image = cv2.resize(image, (max(1, round(width * factor)), max(1, round(height * factor))),
+                           interpolation=cv2.INTER_AREA)
+        (height, width), x0, y0, side = image.shape[:2], round(x0 * factor), round(y0 * factor), MAX_CUT
+    if padded:  # the square alone, each row and column past the image's edge a copy of the edge's
+        rows = np.clip(np.arange(y0, y0 + side), 0, height - 1)
+        columns = np.clip(np.arange(x0, x0 + side), 0, width - 1)
+        region = image[rows[:, None], columns]
+    else:
+        region = image[y0:y0 + side, x0:x0 + side]
     crop = cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
-    return crop, pad > 0
+    return crop, padded
 
 
 def into(points: np.ndarray, box: Square, size: int) -> np.ndarray:

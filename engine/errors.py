@@ -19,15 +19,18 @@ class BadImage(EngineError, BadInput):
 
 
 class BadLandmarks(EngineError, BadInput):
-    """Landmarks given by file or array are malformed: not JSON, wrong convention, not 68 numeric points."""
+    """Landmarks given by file or array can't be used: not JSON (or too large or deeply nested to read), wrong
+    convention, not 68 finite points, or not on or near their image (see engine.faces.check_landmarks)."""
 
 
 class BadVideo(EngineError, BadInput):
-    """A driving video or its landmark track can't be used: unreadable, no frames, or no face in any frame."""
+    """A driving video or its landmark track can't be used: unreadable, no frames, no face in any frame, too
+    many frames, or a frame rate no video has."""
 
 
 class BadMotion(EngineError, BadInput):
-    """A motion can't be made as asked: unknown preset, or a length or frame rate that is not positive."""
+    """A motion can't be made as asked: unknown preset, a length or frame rate that is not positive, or a
+    driver whose frame rate is outside the 1 to 60 fps a render runs at."""
 
 
 class NoFaceError(EngineError, BadInput):

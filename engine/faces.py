@@ -12,12 +12,18 @@ must already be there, and `WeightsMissing` says which file to put where. For pa
 where detection is poor, landmarks are imported instead, in the format of the shared fixtures:
 
     image: {"convention": "ibug68", "width": W, "height": H, "faces": [[[x, y] * 68], ...]}
-    video: {"convention": "ibug68", "fps": 25.0, "frames": [[[x, y] * 68] or null, ...]}
+    video: {"convention": "ibug68", "fps": 25.0, "width": W, "height": H, "frames": [[[x, y] * 68] or null, ...]}
+
+(a video's "width" and "height" are optional). Landmarks decide how much memory a render takes (the face's
+square is cut from them, see engine/crop.py), so every face that comes in by file or array, or nudged by
+hand in the studio, passes `check_landmarks`: finite points, on or near its image. Files, frame counts and
+frame rates are bounded too (the MAX_ constants below), so that a small file can't ask for gigabytes.
 """
 
 import json
 import logging
 import math
+import reprlib
 import threading
 import warnings
 from dataclasses import dataclass
@@ -27,16 +33,22 @@ from urllib.parse import urlparse
 import av
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.errors import BadImage, BadLandmarks, BadVideo, FaceTooSmall, NoFaceError, WeightsMissing
 from engine.media import open_media
+from sitter.images import MAX_PIXELS, read_image
 
 logger = logging.getLogger(__name__)
 
 NUM_POINTS = 68
-MAX_PIXELS = 64_000_000  # 8000x8000: larger images are refused before decoding (decompression bombs)
-MAX_JSON_BYTES = 64_000_000  # a landmark file is a few KB per frame; refuse anything absurd before parsing
+# Files are refused by size before parsing: parsed, JSON takes ~20 times its size in Python objects.
+MAX_LANDMARKS_BYTES = 5_000_000  # an image's landmarks: ~1.2 KB a face; the studio's upload limit too
+MAX_TRACK_BYTES = 16_000_000  # a driver's track: ~1.1 KB a frame, so ~14,000 frames
+MAX_TRACK_FRAMES = 15_000  # 10 minutes at 25 fps, 4 at 60; a render follows at most MAX_SECONDS (studio/) of it
+MAX_VIDEO_FPS = 1000.0  # a real video's frame rate is under this (slow-motion phones film at 960)
+MAX_COORD = 1_000_000.0  # px: further from the origin than any image reaches (see MAX_PIXELS)
+MAX_FACE_EXTENT = 2.0  # a face's landmarks span at most this many times its image's longer side
+FACE_MARGIN = 1.0  # and lie inside the image give or take this many times their span (a face cut by the edge)
 MIN_EYE_SPAN = 64.0  # px between the outer eye corners (36, 45); a smaller face is upscaled into a blur
 
 # Landmark groups, as iBUG indices.
@@ -116,29 +128,15 @@ class Track:
 
 
 def load_image(source: Path | str | np.ndarray) -> np.ndarray:
-    """An RGB uint8 (H, W, 3) image from a file or an array; BadImage with a one-line reason otherwise."""
+    """An RGB uint8 (H, W, 3) image from an array, or from a file under sitter.images' policy (UnreadableImage);
+    BadImage for an array that is not one."""
     if isinstance(source, np.ndarray):
         if source.dtype != np.uint8 or source.ndim != 3 or source.shape[2] != 3:
             raise BadImage(f"an image array must be RGB uint8 (H, W, 3), got {source.dtype} {source.shape}")
         if source.shape[0] * source.shape[1] > MAX_PIXELS:
             raise BadImage(f"image too large: over {MAX_PIXELS:,} pixels")
         return source
-    path = Path(source)
-    if not path.is_file():
-        raise BadImage("image not found", path)
-    if path.stat().st_size == 0:
-        raise BadImage("image is empty (0 bytes)", path)
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise BadImage(f"image too large: {img.width}x{img.height} is over {MAX_PIXELS:,} pixels", path)
-            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
-    except UnidentifiedImageError:
-        raise BadImage("not an image Sitter can read", path) from None
-    except Image.DecompressionBombError:
-        raise BadImage(f"image too large: over {MAX_PIXELS:,} pixels", path) from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise BadImage(f"image is corrupt or truncated ({err})", path) from None
+    return read_image(source)
 
 
 def load_landmarks(source: Path | str | np.ndarray, image_size: tuple[int, int] | None = None) -> list[np.ndarray]:
@@ -146,22 +144,68 @@ def load_landmarks(source: Path | str | np.ndarray, image_size: tuple[int, int] 
     several (F, 68, 2).
 
     `image_size` (width, height), when given, must match the JSON's: landmarks made for another version
-    of the image would put the mouth on the cheek.
+    of the image would put the mouth on the cheek. Each face passes `check_landmarks` against that size (a
+    file without `image_size` against the size it declares; an array without it, for finite points only).
     """
     if isinstance(source, np.ndarray):
+        if source.ndim not in (2, 3):
+            raise BadLandmarks(f"a landmark array must be (68, 2) or (F, 68, 2), got shape {source.shape}")
         faces = source[None] if source.ndim == 2 else source
-        return [_points(face, "landmark array") for face in faces]
+        return [check_landmarks(face, image_size, where="landmark array") for face in faces]
     path = Path(source)
-    data = _read_json(path)
+    data = _read_json(path, MAX_LANDMARKS_BYTES)
     if not isinstance(data.get("faces"), list):
         raise BadLandmarks('landmarks file has no "faces" list (is it a video track?)', path)
+    made_for = _image_size(data, path)
     if image_size is not None:
-        made_for = (data.get("width"), data.get("height"))
+        if made_for is None:
+            raise BadLandmarks('landmarks file does not say the "width" and "height" of its image', path)
         if made_for != tuple(image_size):
             raise BadLandmarks(
                 f"landmarks were made for a {made_for[0]}x{made_for[1]} image, this image is "
                 f"{image_size[0]}x{image_size[1]}; make them again for this image", path)
-    return [_points(face, f"face {i}", path) for i, face in enumerate(data["faces"])]
+    return [check_landmarks(face, made_for, where=f"face {i}", path=path) for i, face in enumerate(data["faces"])]
+
+
+def check_landmarks(face: object, image_size: tuple[int, int] | None, *, where: str = "landmarks",
+                    path: Path | None = None) -> np.ndarray:
+    """One face's landmarks as a (68, 2) float32 array, checked; BadLandmarks saying what is wrong otherwise.
+
+    Every way landmarks enter the engine comes through here: a JSON file, an array, points nudged by hand
+    in the studio, each frame of a driver's track. `face` is a (68, 2) array or a list of 68 [x, y] pairs.
+    - Each point is two finite numbers, within MAX_COORD px of the origin.
+    - With `image_size` (width, height) known: the face's extent (the larger side of its landmarks' bounding
+      box) is at most MAX_FACE_EXTENT times the image's longer side, and every point lies inside the image
+      give or take FACE_MARGIN times that extent. A face cut by the image's edge passes; landmarks scaled up,
+      or made for a much larger image, do not.
+    So the square cut around a face (engine/crop.py) is at most a few times its image's size.
+    """
+    rows = face.tolist() if isinstance(face, np.ndarray) else face
+    if not isinstance(rows, list) or len(rows) != NUM_POINTS:
+        count = len(rows) if isinstance(rows, list) else type(rows).__name__
+        raise BadLandmarks(f"{where}: expected {NUM_POINTS} [x, y] points in iBUG order, got {count}", path)
+    for i, point in enumerate(rows):
+        if not (isinstance(point, list) and len(point) == 2 and all(_number(v) for v in point)):
+            raise BadLandmarks(f"{where}, point {i}: expected [x, y] with two finite numbers, got {_shown(point)}",
+                               path)
+        if max(abs(point[0]), abs(point[1])) > MAX_COORD:
+            raise BadLandmarks(f"{where}, point {i}: {_shown(point)} is further out than any image reaches "
+                               f"({MAX_COORD:,.0f} px); landmarks are pixels of their image", path)
+    points = np.array(rows, np.float64)
+    if image_size is not None:
+        width, height = image_size
+        low, high = points.min(axis=0), points.max(axis=0)
+        extent = float((high - low).max())
+        if extent > MAX_FACE_EXTENT * max(width, height):
+            raise BadLandmarks(
+                f"{where}: the face spans {extent:.0f} px, over {MAX_FACE_EXTENT:g} times this {width}x{height} "
+                "image; the landmarks are scaled, or were made for a larger image", path)
+        margin = FACE_MARGIN * extent
+        if (low < -margin).any() or high[0] > width + margin or high[1] > height + margin:
+            raise BadLandmarks(
+                f"{where}: the face lies outside this {width}x{height} image, by more than its own size; the "
+                "landmarks were made for another image", path)
+    return points.astype(np.float32)
 
 
 def draw_landmarks(canvas: np.ndarray, points: np.ndarray, thickness: int = 1) -> np.ndarray:
@@ -184,14 +228,17 @@ def save_landmarks(path: Path | str, faces: list[np.ndarray], image_size: tuple[
 def read_track(path: Path | str) -> Track:
     """A driving face's landmark track from a video JSON file (one entry per frame, null where no face)."""
     path = Path(path)
-    data = _read_json(path)
+    data = _read_json(path, MAX_TRACK_BYTES)
     frames, fps = data.get("frames"), data.get("fps")
     if not isinstance(frames, list):
         raise BadLandmarks('landmarks file has no "frames" list (is it an image\'s landmarks?)', path)
     if not _number(fps) or fps <= 0:
-        raise BadLandmarks(f'"fps" must be a positive number, got {fps!r}', path)
+        raise BadLandmarks(f'"fps" must be a positive number, got {_shown(fps)}', path)
+    _check_timing(float(fps), len(frames), path)
+    size = _image_size(data, path)  # the video's frame size, when the track says it
     missing = np.full((NUM_POINTS, 2), np.nan, np.float32)
-    points = [missing if face is None else _points(face, f"frame {i}", path) for i, face in enumerate(frames)]
+    points = [missing if face is None else check_landmarks(face, size, where=f"frame {i}", path=path)
+              for i, face in enumerate(frames)]
     return _track(float(fps), points, path)
 
 
@@ -271,8 +318,10 @@ def track_video(path: Path | str, detector: Detector) -> Track:
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         if fps <= 0:
             raise BadVideo("the driving video does not say its frame rate", path)
+        _check_timing(fps, 0, path)
         try:
             for frame in container.decode(stream):
+                _check_timing(fps, len(points) + 1, path)  # before detecting in a frame past the limit
                 faces = detector.detect(frame.to_ndarray(format="rgb24"))
                 points.append(faces[0] if faces else missing)
         except av.error.FFmpegError as err:
@@ -294,32 +343,51 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _points(face: object, where: str, path: Path | None = None) -> np.ndarray:
-    """One face's points, checked: 68 [x, y] pairs of finite numbers."""
-    rows = face.tolist() if isinstance(face, np.ndarray) else face
-    if not isinstance(rows, list) or len(rows) != NUM_POINTS:
-        count = len(rows) if isinstance(rows, list) else type(rows).__name__
-        raise BadLandmarks(f"{where}: expected {NUM_POINTS} [x, y] points in iBUG order, got {count}", path)
-    for i, point in enumerate(rows):
-        if not (isinstance(point, list) and len(point) == 2 and all(_number(v) for v in point)):
-            raise BadLandmarks(f"{where}, point {i}: expected [x, y] with two finite numbers, got {point!r}", path)
-    return np.array(rows, np.float32)
+def _shown(value: object) -> str:
+    """A value for a message, cut short: a bad file may hold a megabyte-long string or a deep list there."""
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxlist, shown.maxdict, shown.maxstring, shown.maxother = 2, 3, 3, 24, 24
+    return shown.repr(value)
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path, limit: int) -> dict:
     if not path.is_file():
         raise BadLandmarks("landmarks file not found", path)
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise BadLandmarks(f"landmarks file too large: over {MAX_JSON_BYTES:,} bytes", path)
+    if path.stat().st_size > limit:
+        raise BadLandmarks(f"landmarks file too large: over {limit:,} bytes", path)
     try:
         data = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BadLandmarks(f"landmarks file is not valid JSON ({err})", path) from None
+    except RecursionError:  # "[" * 100_000: json recurses once per level
+        raise BadLandmarks("landmarks file is nested too deeply to hold landmarks", path) from None
+    except ValueError:  # an integer of thousands of digits (Python's int conversion limit)
+        raise BadLandmarks("landmarks file holds a number too long to read", path) from None
     if not isinstance(data, dict):
         raise BadLandmarks("landmarks file must hold a JSON object", path)
     if data.get("convention") != "ibug68":
-        raise BadLandmarks(f'landmarks must say "convention": "ibug68", got {data.get("convention")!r}', path)
+        raise BadLandmarks(f'landmarks must say "convention": "ibug68", got {_shown(data.get("convention"))}', path)
     return data
+
+
+def _image_size(data: dict, path: Path) -> tuple[int, int] | None:
+    """The (width, height) a landmarks file says its image (or video frame) has; None when it says neither."""
+    width, height = data.get("width"), data.get("height")
+    if width is None and height is None:
+        return None
+    whole = all(_number(v) and v == int(v) and v > 0 for v in (width, height))
+    if not whole or width * height > MAX_PIXELS:
+        raise BadLandmarks(f'"width" and "height" must be an image\'s size in px, got {_shown(width)} and '
+                           f"{_shown(height)}", path)
+    return int(width), int(height)
+
+
+def _check_timing(fps: float, frames: int, path: Path) -> None:
+    """BadVideo unless a driver runs at a video's frame rate and for a bounded number of frames."""
+    if fps > MAX_VIDEO_FPS:
+        raise BadVideo(f"the driver's frame rate, {fps:g} fps, is no video's (at most {MAX_VIDEO_FPS:g})", path)
+    if frames > MAX_TRACK_FRAMES:
+        raise BadVideo(f"the driver has over {MAX_TRACK_FRAMES:,} frames; cut it to the part to follow", path)
 
 
 def _track(fps: float, points: list[np.ndarray], path: Path) -> Track:

@@ -30,6 +30,8 @@ from engine.faces import LIPS, NUM_POINTS, STABLE, FaceFrame, Track, face_frame
 from engine.mouth import Mouth
 
 PRESETS = ("idle", "blink", "nod", "shake", "smile", "speak", "talk")  # talk = idle + blink + speak
+MIN_FPS, MAX_FPS = 1.0, 60.0  # a driver's frame rate is its motion's, and a render's: the studio's --fps range
+MIN_FACE_SCALE = 1.0  # px: a driver's neutral face must be at least this big to measure motion against
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,14 +95,22 @@ class Motion:
 def from_track(track: Track, *, min_cutoff: float = 1.0, beta: float = 5.0) -> Motion:
     """The motion of a driving face, relative to its first frame with a face.
 
+    BadMotion unless the track runs at MIN_FPS to MAX_FPS (the frame rates a render is made at) and its
+    first face is at least MIN_FACE_SCALE across (every frame is measured in its units).
     Frames without a face hold the nearest earlier one (the neutral one before any). `min_cutoff` (Hz)
     and `beta` are the One-Euro filter's: a still face is smoothed below `min_cutoff`, and the cutoff
     rises with speed (in face units a second, times `beta`) so that fast speech keeps its peaks. On the
     shared driving fixtures the defaults halve the jitter of a still face and keep ~93% of the mouth's
     widest openings (a plain 1.5 Hz low-pass would keep 75%).
     """
+    if not MIN_FPS <= track.fps <= MAX_FPS:
+        raise BadMotion(f"the driver runs at {track.fps:g} fps; a motion runs at {MIN_FPS:g} to {MAX_FPS:g} fps, "
+                        "so re-encode the driving video at a rate in that range")
     points = _fill_gaps(track.points.astype(np.float64))
-    shapes = face_frame(points[0]).to_face(points)
+    frame = face_frame(points[0])
+    if not frame.scale >= MIN_FACE_SCALE:
+        raise BadMotion("the driver's first face is under a pixel across: its motion can't be measured")
+    shapes = frame.to_face(points)
     # the whole track is at hand, so it is filtered forwards then backwards: no lag, and the neutral
     # first frame is smoothed as much as the rest (its noise would otherwise be in every frame's expression)
     shapes = _one_euro(_one_euro(shapes, track.fps, min_cutoff, beta)[::-1], track.fps, min_cutoff, beta)[::-1]

@@ -1,6 +1,7 @@
 """provenance/: labels every output (watermark, C2PA manifest, registry) and verifies any clip."""
 
 from provenance.errors import (
+    BadCaption,
     BadTrustAnchors,
     FrameTooSmall,
     ManifestInvalid,
@@ -19,7 +20,7 @@ from provenance.keys import (
     development_signer,
     development_trust_anchor,
 )
-from provenance.label import Output, label_and_sign
+from provenance.label import Output, inputs_folder, label_and_sign, sweep
 from provenance.manifest import (
     ManifestReport,
     SoundKind,
@@ -33,6 +34,7 @@ from provenance.verify import Verdict, VerifyReport, verify
 from provenance.watermark import read_watermark, watermark_frames
 
 __all__ = [
+    "BadCaption",
     "BadTrustAnchors",
     "FrameTooSmall",
     "ManifestInvalid",
@@ -56,10 +58,12 @@ __all__ = [
     "describe",
     "development_signer",
     "development_trust_anchor",
+    "inputs_folder",
     "label_and_sign",
     "read_manifest",
     "read_watermark",
     "sign_video",
+    "sweep",
     "verify",
     "watermark_frames",
 ]

@@ -41,3 +41,16 @@ class BadTrustAnchors(ProvenanceError, BadInput):
 
 class SigningMisconfigured(ProvenanceError, BadInput):
     """The signing settings are incomplete or name files that are not a certificate chain and its key."""
+
+
+class BadCaption(ProvenanceError, BadInput):
+    """The visible caption or corner mark can't be drawn: a control character, a character no font here has, or
+    text too long for the frame."""
+
+
+class OutputNotWritable(ProvenanceError, BadInput):
+    """The output's folder can't be written."""
+
+
+class OutputExists(ProvenanceError, BadInput):
+    """A file is at the output path, and replacing it was not asked for."""

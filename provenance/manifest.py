@@ -33,12 +33,15 @@ import json
 import logging
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from importlib.metadata import version
 from pathlib import Path
+from typing import BinaryIO
 
 import c2pa
+from cryptography import x509
 
 from consent.sources import SourceImage
 from provenance.errors import BadTrustAnchors, ManifestInvalid, SigningFailed, UnreadableMedia
@@ -143,16 +146,23 @@ class ManifestReport:
         return data
 
 
-def sign_video(unsigned: Path | str, dest: Path | str, content: ManifestContent, signer: StudioSigner) -> bytes:
+def sign_video(unsigned: Path | str, dest: Path | str | BinaryIO, content: ManifestContent,
+               signer: StudioSigner) -> bytes:
     """Write `unsigned` (an MP4) to `dest` with `content` signed into it; return the manifest store bytes.
 
-    File to file: c2pa streams and hashes the video from disk, so the MP4 is never held in memory.
+    `dest` is a file, or a writable, seekable binary stream. File to file, c2pa streams and hashes the
+    video from disk, so the MP4 is never held in memory. Into a stream (an io.BytesIO), the signed video
+    is held in memory, about 8 MB a minute at 512x512: the render path does that so that no signed video
+    exists anywhere until the consent re-check has passed (provenance/label.py).
     The returned bytes are exactly the store embedded in `dest`; keep them (the registry does) to
     show and validate the manifest of a copy whose metadata was stripped.
 
-    Raises SigningFailed (and leaves no `dest` behind), or UnreadableMedia if `unsigned` is not a video.
+    Raises SigningFailed (and leaves no file `dest` behind), or UnreadableMedia if `unsigned` is not a video.
     """
-    assert Path(unsigned).resolve() != Path(dest).resolve(), f"signing {unsigned} onto itself would truncate it"
+    to_file = isinstance(dest, (str, Path))
+    if to_file:
+        assert Path(unsigned).resolve() != Path(dest).resolve(), f"signing {unsigned} onto itself would truncate it"
+    name = Path(dest).name if to_file else "the output"
     definition = _definition(content, _duration_ms(unsigned))
     try:
         with (
@@ -160,13 +170,14 @@ def sign_video(unsigned: Path | str, dest: Path | str, content: ManifestContent,
             c2pa.Context.from_dict(SIGN_SETTINGS) as context,
             c2pa.Builder(definition, context=context) as builder,
             open(unsigned, "rb") as source,
-            open(dest, "w+b") as target,
+            open(dest, "w+b") if to_file else nullcontext(dest) as target,
         ):
             store = builder.sign(c2pa_signer, MP4, source, target)
     except (c2pa.C2paError, OSError) as err:
-        Path(dest).unlink(missing_ok=True)
-        raise SigningFailed(f"could not sign the C2PA manifest into {Path(dest).name}: {err}") from err
-    log.info("signed %s: %d-byte manifest, watermark %s", Path(dest).name, len(store), content.watermark_id)
+        if to_file:
+            Path(dest).unlink(missing_ok=True)
+        raise SigningFailed(f"could not sign the C2PA manifest into {name}: {err}") from err
+    log.info("signed %s: %d-byte manifest, watermark %s", name, len(store), content.watermark_id)
     return store
 
 
@@ -310,6 +321,11 @@ def _read_context(trust_anchors: list[Path]) -> c2pa.Context:
         pem = "\n".join(path.read_text() for path in trust_anchors)
     except (OSError, UnicodeDecodeError) as err:
         raise BadTrustAnchors(f"cannot read a trust anchor file ({err.__class__.__name__})") from None
+    try:
+        for path in trust_anchors:  # c2pa takes any text and ignores what it can't parse: a typo would trust nothing
+            x509.load_pem_x509_certificates(path.read_bytes())
+    except ValueError:
+        raise BadTrustAnchors("a trust anchor file is not PEM certificates") from None
     try:
         return c2pa.Context.from_dict({**READ_SETTINGS, "trust": {"user_anchors": pem}})
     except c2pa.C2paError as err:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,33 +30,76 @@ from consent import (
     receipt,
 )
 from consent.database import normalize
+from consent.ledger import JOINERS
 from engine import PRESETS
 from provenance import Output, VerifyReport, describe, verify
 from provenance.disclosure import Corner, DisclosureStyle
 from sitter.errors import SitterError
 from studio import store
 from studio.demo import run_demo
-from studio.pipeline import ENGINES, RenderRequest
+from studio.pipeline import ENGINES, MAX_SEED, RenderRequest
 from studio.settings import Settings
+
+LABELS = "sitter.labels"  # ctx.meta: file name -> the option it came from
 
 
 class Failure(click.ClickException):
-    """A domain error shown as one line ("Error: ...") with its own exit code."""
+    """A domain error shown as one line ("Error: ...") with its own exit code. The file it concerns is named by the
+    option it was given with (`--source #2`), never by its name: a file name is often a person's name."""
 
-    def __init__(self, err: Exception) -> None:
+    def __init__(self, err: SitterError, labels: dict[str, str]) -> None:
         path = getattr(err, "path", None)
-        super().__init__(f"{path}: {err}" if path else str(err))
+        label = labels.get(str(path)) or labels.get(_absolute(path)) if path is not None else None
+        super().__init__(f"{label}: {err}" if label else str(err))
         self.exit_code = err.exit_code
 
 
+class SitterCommand(click.Command):
+    """Remembers which option each file name was given with, for Failure to say."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        labels = ctx.meta.setdefault(LABELS, {})
+        for param in self.params:
+            values = ctx.params.get(param.name)
+            many = isinstance(values, tuple | list)
+            for position, value in enumerate(values if many else [values], 1):
+                if isinstance(value, str | Path) and param.opts[0].startswith("--"):
+                    label = f"{param.opts[0]} #{position}" if many and len(values) > 1 else param.opts[0]
+                    labels.setdefault(str(value), label)
+                    labels.setdefault(_absolute(value), label)
+        return super().invoke(ctx)
+
+
 class SitterGroup(click.Group):
-    """Turns the domain errors of every subcommand into Failure."""
+    """Turns the domain errors of every subcommand into Failure, and every error into one line on stderr."""
+
+    command_class = SitterCommand
+    group_class = type  # subgroups are SitterGroups too
+
+    def main(self, *args: object, standalone_mode: bool = True, **kwargs: object) -> object:
+        """As click's, except that a usage error is one line ("Error: ..."), without the usage and a hint around it:
+        every error the CLI reports, its own or the domain's, reads the same."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        except click.ClickException as err:
+            click.echo(f"Error: {' '.join(err.format_message().split())}", err=True)
+            sys.exit(err.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except SitterError as err:
-            raise Failure(err) from err
+            raise Failure(err, ctx.meta.get(LABELS, {})) from err
+
+
+def _absolute(path: object) -> str:
+    return str(Path(str(path)).expanduser().absolute())
 
 
 # shared options
@@ -171,8 +215,9 @@ def consent_list(ledger: Ledger, as_json: bool) -> None:
     click.echo(f"{'ID':<16}  {'KIND':<7}  {'STATUS':<7}  {'EXPIRES':<10}  {'IMGS':>4}  {'USES':>4}  "
                f"PURPOSES / SUBJECT")
     for r in records:
-        click.echo(f"{r.record_id:<16}  {r.kind.value:<7}  {r.status(now).value:<7}  {r.expires.isoformat():<10}  "
-                   f"{len(r.sources):>4}  {r.uses:>4}  {','.join(r.purposes)} / {r.subject_label()}")
+        click.echo(_shown(f"{r.record_id:<16}  {r.kind.value:<7}  {r.status(now).value:<7}  "
+                          f"{r.expires.isoformat():<10}  {len(r.sources):>4}  {r.uses:>4}  {','.join(r.purposes)} / "
+                          f"{r.subject_label()}"))
 
 
 @consent.command("show")
@@ -297,7 +342,8 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
               show_default=True, help="Where the small AI mark sits for the whole clip.")
 @click.option("--no-visible-label", is_flag=True, help="No visible caption or mark (the invisible watermark and "
               "the signed manifest stay: they cannot be turned off).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Makes a preset's motion reproducible.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="Makes a preset's motion reproducible.")
 @click.option("--say", metavar="TEXT", help="A text for the face to speak (espeak-ng, offline); the video lasts as "
               "long as the speech. Needs consent for 'speech'.")
 @click.option("--voice", metavar="V", help="An espeak-ng voice for --say: f1-f5, m1-m7, whisper, ... "
@@ -311,6 +357,7 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
               "for 'speech').")
 @click.option("--purpose", required=True, help="What the video is for; the consent record must allow it.")
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The MP4 to write.")
+@click.option("--overwrite", is_flag=True, help="Replace a file already at --out (otherwise that is refused).")
 @operator_option
 @json_option
 @click.pass_obj
@@ -377,23 +424,40 @@ def demo_command(settings: Settings, seconds: float, operator: str, as_json: boo
               help="The interface to listen on; 0.0.0.0 for every one (behind a reverse proxy).")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path),
               help="The data directory (default: $SITTER_HOME, or ~/.sitter).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              help="Also answer requests addressed to HOST (the name browsers use, e.g. behind a proxy); repeatable, "
+              "added to $SITTER_ALLOWED_HOSTS. A request to a name other than these, --address or localhost gets 403.")
 @click.pass_context
-def studio_command(ctx: click.Context, port: int, address: str, home: Path | None) -> None:
+def studio_command(ctx: click.Context, port: int, address: str, home: Path | None,
+                   allow_hosts: tuple[str, ...]) -> None:
     """Start the web studio (Consent, Create, Verify, Audit) and serve it until stopped with Ctrl-C.
+
+    Against DNS rebinding it answers only requests whose Host names --address, localhost, or an --allow-host.
 
     Example:
 
         sitter studio --port 8501 --home /srv/sitter
+
+        sitter studio --address 0.0.0.0 --allow-host studio.example.org
     """
-    from studio.app.server import command  # imports Streamlit: only for this command
+    from studio.app.hosts import EVERY_INTERFACE
+    from studio.app.server import allowed_hosts, command  # imports Streamlit: only for this command
 
     env = dict(os.environ)
     if home is not None:
         env["SITTER_HOME"] = str(home.expanduser().resolve())
     if ctx.find_root().params.get("db_url"):
         env["SITTER_DB_URL"] = ctx.obj.database_url
-    argv = command(port, address)
-    click.echo(f"Sitter studio on http://{address}:{port} (data in {env.get('SITTER_HOME', ctx.obj.home)})")
+    extra = (*ctx.obj.allowed_hosts, *allow_hosts)
+    try:
+        argv, hosts = command(port, address, extra), allowed_hosts(address, extra)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--allow-host or SITTER_ALLOWED_HOSTS") from None
+    click.echo(f"Sitter studio on http://{address}:{port} (data in {env.get('SITTER_HOME', ctx.obj.home)}), "
+               f"answering to {', '.join(hosts)}")
+    if not extra and address.strip() in EVERY_INTERFACE:
+        click.echo("Listening on every interface, but answering to localhost only: name the host browsers use with "
+                   "--allow-host or SITTER_ALLOWED_HOSTS.", err=True)
     os.execve(argv[0], argv, env)
 
 
@@ -418,7 +482,7 @@ def studio_command(ctx: click.Context, port: int, address: str, home: Path | Non
 @click.option("--lr-d", type=click.FloatRange(0, min_open=True), help="Adam, D  [default: 2e-4]")
 @click.option("--save-every", type=click.IntRange(1), help="Steps between checkpoints  [default: 1000]")
 @click.option("--log-every", type=click.IntRange(1), help="Steps between loss lines  [default: 50]")
-@click.option("--seed", type=int, help="Initial weights and episodes  [default: 0]")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), help="Initial weights and episodes  [default: 0]")
 @click.option("--device", help="cuda, cuda:1, cpu  [default: CUDA when available; torchrun: each rank's GPU]")
 @click.option("--tensorboard", type=click.Path(file_okay=False), metavar="DIR",
               help="Also log the losses for TensorBoard here (needs the tensorboard package).")
@@ -684,7 +748,14 @@ def _describe(record: Record, now: datetime) -> str:
         *(f"  #{e['seq']:<5} {e['at'][:19]}  {e['kind']:<6}  by {e['body'].get('operator', '-')}"
           for e in record.events),
     ]
-    return "\n".join(lines)
+    return "\n".join(map(_shown, lines))
+
+
+def _shown(line: str) -> str:
+    """One line as it is safe to print: control and formatting characters (a newline, an escape sequence, a
+    right-to-left override) written out as \\uXXXX, so that stored text can't forge rows or rewrite the terminal."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") and c not in JOINERS else c
+                   for c in line)
 
 
 def _write_atomic(path: Path, text: str) -> None:

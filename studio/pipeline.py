@@ -14,8 +14,12 @@ All or nothing: a refusal, a crash or a revocation that lands mid-render leaves 
 path. There is no option that skips the watermark or the manifest; only the visible caption is optional.
 """
 
+import dataclasses
 import hashlib
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -43,11 +47,21 @@ from engine import (
     track_video,
     voice_mouth,
 )
-from provenance import Output, Registry, SoundKind, SoundSource, StudioSigner, declared_source_type, label_and_sign
+from provenance import (
+    Output,
+    Registry,
+    SoundKind,
+    SoundSource,
+    StudioSigner,
+    declared_source_type,
+    inputs_folder,
+    label_and_sign,
+)
 from provenance.disclosure import Disclosure, DisclosureStyle
 from provenance.manifest import TRAINED_ALGORITHMIC_MEDIA
 from provenance.video import file_sha256
 from provenance.video import probe as probe_video
+from sitter.errors import SitterError
 from studio.errors import BadRequest
 
 if TYPE_CHECKING:
@@ -55,6 +69,7 @@ if TYPE_CHECKING:
 
 ENGINES = ("warp", "neural")
 MAX_SECONDS = 120.0
+MAX_SEED = 2**32 - 1  # numpy's generators take seeds from 0 up
 MAX_FINETUNE = 10_000  # neural engine fine-tuning steps: the paper's few-shot results use tens to hundreds
 
 Progress = Callable[[int, int], None]  # (frames done, frames in all)
@@ -92,6 +107,7 @@ class RenderRequest:
     language: str = "en"  # the espeak-ng language `say` is in ("en", "en-us", "fr", ...)
     audio: Path | None = None  # a recorded voice (WAV, MP3, M4A, ...) to lip-sync to
     driver_sound: bool = True  # carry a driving video's sound track into the output
+    overwrite: bool = False  # replace a file already at `out` (the CLI's --overwrite; the studio never does)
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,7 @@ class Studio:
     ledger: Ledger
     registry: Registry
     signer: StudioSigner
+    work_dir: Path  # renders' private work folders (SITTER_HOME/work, 0700), swept when their render dies
     engine: WarpEngine = field(default_factory=WarpEngine)
     vgg19_weights: Path | None = None  # perceptual weights for the neural engine's fine-tuning content loss
     vggface_weights: Path | None = None
@@ -121,22 +138,24 @@ def render(request: RenderRequest, studio: Studio, on_progress: Progress | None 
     ConsentRefused after the work when the grant no longer holds at publishing time.
     """
     _check(request)
-    sound = _sound_kind(request)
-    grant = authorize(studio.ledger, request.sources, request.purpose, request.operator,
-                      record_id=request.record_id, also=(Purpose.SPEECH,) if sound else ())
-    engine = _engine(studio, request)
-    identity = engine.prepare(request.sources, request.landmarks)
-    take = _take(request, engine.detector, sound)
-    motion = take.motion
-    frames = engine.render(identity, motion)
-    if request.disclosure is not None:
-        frames = Disclosure(request.disclosure, request.size, request.size, motion.fps).apply(frames)
-    if on_progress is not None:
-        frames = _counted(frames, motion.frames, on_progress)
-    return label_and_sign(frames, motion.fps, grant.sources, grant, request.out, signer=studio.signer,
-                          registry=studio.registry, engine=f"sitter-{request.engine}",
-                          engine_version=version("sitter"), before_publish=_publish_check(studio.ledger, grant),
-                          sound=take.sound, sound_source=take.source)
+    with inputs_folder(studio.work_dir) as folder, _named_as_given(request) as given:
+        request = _snapshot(request, folder, given)
+        sound = _sound_kind(request)
+        grant = authorize(studio.ledger, request.sources, request.purpose, request.operator,
+                          record_id=request.record_id, also=(Purpose.SPEECH,) if sound else ())
+        engine = _engine(studio, request)
+        identity = engine.prepare(grant.pictures, request.landmarks)  # the pixels consent was checked on
+        take = _take(request, engine.detector, sound)
+        motion = take.motion
+        frames = engine.render(identity, motion)
+        if request.disclosure is not None:
+            frames = Disclosure(request.disclosure, request.size, request.size, motion.fps).apply(frames)
+        if on_progress is not None:
+            frames = _counted(frames, motion.frames, on_progress)
+        return label_and_sign(frames, motion.fps, grant.sources, grant, request.out, signer=studio.signer,
+                              registry=studio.registry, work_dir=studio.work_dir, engine=f"sitter-{request.engine}",
+                              engine_version=version("sitter"), before_publish=_publish_check(studio.ledger, grant),
+                              sound=take.sound, sound_source=take.source, overwrite=request.overwrite)
 
 
 # helpers
@@ -156,8 +175,16 @@ def _check(request: RenderRequest) -> None:
         raise BadRequest(f"unknown engine {request.engine!r}: use one of {', '.join(ENGINES)}")
     if request.out.suffix.lower() != ".mp4":
         raise BadRequest("the output must be an .mp4 file", request.out)
+    if not request.overwrite and (request.out.exists() or request.out.is_symlink()):
+        raise BadRequest("a file is already at the output path: choose another, or replace it (--overwrite)",
+                         request.out)
+    if request.out.is_dir():
+        raise BadRequest("the output path is a folder: name an .mp4 file", request.out)
+    _check_writable(request.out)
     if not 0 < request.seconds <= MAX_SECONDS:
         raise BadRequest(f"length must be between 0 and {MAX_SECONDS:.0f} seconds, got {request.seconds}")
+    if not 0 <= request.seed <= MAX_SEED:
+        raise BadRequest(f"the seed must be a whole number from 0 to {MAX_SEED}, got {request.seed}")
     if not 1 <= request.fps <= 60:
         raise BadRequest(f"frame rate must be between 1 and 60, got {request.fps}")
     if request.engine == "neural" and request.checkpoint is None:
@@ -170,6 +197,53 @@ def _check(request: RenderRequest) -> None:
         raise BadRequest("give a text to say or a recording to lip-sync to, not both")
     if (request.say is not None or request.audio is not None) and request.driver is not None:
         raise BadRequest("speech moves the face itself: give a text or a recording, or a driver, not both")
+    _config(request)
+    if request.disclosure is not None:
+        request.disclosure.check(request.size, request.size)  # a BadCaption: its text can't be drawn at this size
+
+
+def _check_writable(out: Path) -> None:
+    """The output's folder can be written (or made, under the nearest folder that exists): found before any work, by
+    writing a file there for an instant. Permission bits don't tell: root may write anywhere but /proc and /sys."""
+    folder = out.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".sitter-probe-"):
+            pass
+    except OSError:
+        raise BadRequest("the output's folder can't be written: choose another place for the video", out) from None
+
+
+def _snapshot(request: RenderRequest, folder: Path, given: dict[str, Path]) -> RenderRequest:
+    """The request with its driver, driver track and recorded voice replaced by private copies, each read once: every
+    later read (has it sound? its frames, its voice) and the hash the manifest names are of the same bytes, whatever
+    happens to the original files meanwhile. `given` learns which copy stands for which file, for error messages.
+    (Source images are read once by the gate, which keeps their pixels in the Grant.)"""
+    copies = {}
+    for name in ("driver", "driver_landmarks", "audio"):
+        original = getattr(request, name)
+        if original is not None and original.is_file():  # a missing file is reported by whatever reads it
+            copy = folder / f"{name}{original.suffix.lower()}"
+            try:
+                shutil.copyfile(original, copy)
+            except OSError:
+                raise BadRequest(f"the {name.replace('_', ' ')} can't be read", original) from None
+            given[str(copy)] = original
+            copies[name] = copy
+    return dataclasses.replace(request, **copies)
+
+
+@contextmanager
+def _named_as_given(request: RenderRequest) -> Iterator[dict[str, Path]]:
+    """An error about a private copy names the file the request gave instead (the CLI shows its option)."""
+    given: dict[str, Path] = {}
+    try:
+        yield given
+    except SitterError as err:
+        if str(err.path) in given:
+            err.path = given[str(err.path)]
+        raise
 
 
 def _sound_kind(request: RenderRequest) -> SoundKind | None:
@@ -187,11 +261,7 @@ def _sound_kind(request: RenderRequest) -> SoundKind | None:
 def _engine(studio: Studio, request: RenderRequest) -> "WarpEngine | NeuralEngine":
     """The shared warp engine when the size matches (it keeps the face detector loaded), else one for this
     size; or a neural engine on the request's checkpoint, sharing the detector."""
-    shared = studio.engine
-    try:
-        config = WarpConfig(size=request.size)  # its size rule (even, 128-4096) is the video's, for every engine
-    except ValueError as err:
-        raise BadRequest(str(err)) from None
+    shared, config = studio.engine, _config(request)
     if request.engine == "neural":
         from engine.neural import NeuralConfig, NeuralEngine  # imports torch: only when rendering with it
 
@@ -199,6 +269,15 @@ def _engine(studio: Studio, request: RenderRequest) -> "WarpEngine | NeuralEngin
         return NeuralEngine(request.checkpoint, NeuralConfig(size=request.size, finetune_steps=request.finetune_steps,
                                                              **weights), detector=shared.detector)
     return shared if shared.config == config else WarpEngine(config, detector=shared.detector)
+
+
+def _config(request: RenderRequest) -> WarpConfig:
+    """The warp engine's configuration at the request's size: its size rule (even, 128-4096) is the video's, for
+    every engine."""
+    try:
+        return WarpConfig(size=request.size)
+    except ValueError as err:
+        raise BadRequest(str(err)) from None
 
 
 def _take(request: RenderRequest, detector: Detector, sound: SoundKind | None) -> _Take:
@@ -269,8 +348,9 @@ def _check_track_fits(track: Track, video: Path) -> None:
 
 
 def _publish_check(ledger: Ledger, grant: Grant) -> Callable[[Output], None]:
-    """Right before the rename: log the use, which re-checks the grant in the same write transaction,
-    so a revocation that landed during the render refuses it and the output never appears."""
+    """After everything that can fail for the input's sake, before any signed file is written (label_and_sign):
+    log the use, which re-checks the grant in the same write transaction, so a revocation that landed during the
+    render refuses it and the output never appears."""
 
     def check(output: Output) -> None:
         ledger.record_render(grant, output_id=output.output_id, output_sha256=output.sha256)

@@ -7,8 +7,8 @@ several processes at once: the migration holds the store's write lock (consent.d
 
 Example:
 
-    upgrade("postgresql://sitter@db/sitter")   # -> "0001"
-    revision("sqlite:///~/.sitter/sitter.db")  # -> "0001", or None for a database never migrated
+    upgrade("postgresql://sitter@db/sitter")   # -> "0002"
+    revision("sqlite:///~/.sitter/sitter.db")  # -> "0002", or None for a database never migrated
 """
 
 from importlib.resources import files

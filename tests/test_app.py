@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from attacker import png_bomb
 from servers import missing
 from streamlit.testing.v1 import AppTest
 
@@ -142,6 +143,21 @@ def test_erasing_in_the_page_removes_the_names_and_the_kept_images(page, ledger:
 # Create
 
 
+def test_a_forged_name_shows_as_unverified_and_the_record_offers_nothing(page, consented, settings: Settings) -> None:
+    consented()
+    with sqlite3.connect(settings.home / "sitter.db") as db:  # an attacker renames the subject in the database
+        db.execute("UPDATE personal_data SET data = replace(data, 'Ada', 'Eve')")
+    at = page("consent")
+    assert not at.exception
+    assert "ledger does not verify" in at.subheader[0].value and "Eve" not in texts(at, "markdown")
+    assert "allows nothing and gets no receipt" in texts(at, "error")
+    assert not any(b.label == "Download the signed receipt" for b in at.get("download_button"))
+    at = page("create")
+    at.file_uploader(key="sources").set_value([PORTRAIT])
+    at.run()
+    assert not any(b.label == "Render" for b in at.button)
+
+
 def test_images_no_record_covers_cannot_be_rendered_and_the_page_says_why(page) -> None:
     at = page("create")
     at.file_uploader(key="sources").set_value([PORTRAIT])
@@ -267,6 +283,30 @@ def test_uploads_outside_the_limits_are_refused_in_the_page(page, upload: tuple,
     at.file_uploader(key="sources").set_value([upload])
     at.run()
     assert not at.exception and message in texts(at, "error")
+
+
+STUDIO_CORPUS = [  # the bad-input corpus (tests/test_bad_inputs.py), as uploads: one sentence, the page goes on
+    ("sources", ("cut.jpg", (DATA / "einstein_photo.jpg").read_bytes()[:3000], "image/jpeg"), "corrupt or truncated"),
+    ("sources", ("bomb.png", png_bomb(30000, 30000), "image/png"), "too large"),
+    ("landmarks_file", ("deep.json", b"[" * 100_000 + b"]" * 100_000, "application/json"), "nested too deeply"),
+    ("landmarks_file", ("notes.json", b"{not json", "application/json"), "landmarks"),
+]
+
+
+@pytest.mark.parametrize(("key", "upload", "message"), STUDIO_CORPUS)
+def test_the_bad_input_corpus_as_uploads_is_one_sentence_and_writes_nothing(page, consented, settings: Settings,
+                                                                           key: str, upload: tuple,
+                                                                           message: str) -> None:
+    consented()
+    at = page("create")
+    if key != "sources":
+        at.file_uploader(key="sources").set_value([PORTRAIT])
+        at.run()
+    at.file_uploader(key=key).set_value(upload if key != "sources" else [upload])
+    at.run()
+    assert not at.exception and len(at.error) == 1 and message in texts(at, "error").lower()
+    assert "Traceback" not in texts(at, "error")
+    assert not any(settings.outputs_dir.glob("*.mp4"))
 
 
 # Verify

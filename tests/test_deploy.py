@@ -255,6 +255,15 @@ def test_nginx_upgrades_streamlits_websocket_and_forwards_the_host(compose: dict
         assert _one(upstream, "server") == [f"studio:{studio_port}"]
 
 
+def test_the_studio_answers_to_the_host_name_nginx_serves(compose: dict) -> None:
+    """The studio refuses a Host it was not told about (DNS rebinding); listening on 0.0.0.0 names none."""
+    setting = compose["services"]["studio"]["environment"]["SITTER_ALLOWED_HOSTS"]
+    default = re.fullmatch(r"\$\{SITTER_ALLOWED_HOSTS:-([^}]*)\}", setting)
+    hosts = server.allowed_hosts("0.0.0.0", (default[1] if default else setting).split(","))
+    for site in (d.block for d in _find(_nginx(), "server")):
+        assert set(_one(site, "server_name")) <= set(hosts)
+
+
 def test_nginx_terminates_tls_with_the_certificate_compose_mounts(compose: dict) -> None:
     site, nginx = _tls_server(), compose["services"]["nginx"]
     for directive in ("ssl_certificate", "ssl_certificate_key"):

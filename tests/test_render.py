@@ -125,21 +125,21 @@ def test_a_revocation_during_the_render_leaves_no_output(consented, home: Path, 
     assert list(out.parent.iterdir()) == []
 
 
-def test_killing_the_render_process_leaves_no_file(consented, env: dict[str, str], tmp_path: Path) -> None:
+def test_killing_the_render_process_leaves_no_file(consented, env: dict[str, str], home: Path,
+                                                  tmp_path: Path) -> None:
     consented()
     out = tmp_path / "outputs" / "killed.mp4"
     args = [sys.executable, "-m", "studio.cli", *map(str, render_args(out)), "--seconds", "60"]
     process = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while not (out.parent.is_dir() and any(out.parent.glob(".sitter-*/unsigned.mp4"))):  # mid-encode
+    while not any((home / "work").glob("*/unsigned.mp4")):  # mid-encode, in its work folder under SITTER_HOME
         assert process.poll() is None, process.stderr.read()
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not out.exists()
-    abandoned = next(out.parent.glob(".sitter-*"))
-    os.utime(abandoned, (time.time() - 7200, time.time() - 7200))  # two hours later, the next render
-    assert CliRunner().invoke(cli, [*map(str, render_args(out))], env=env).exit_code == 0
-    assert [p.name for p in out.parent.iterdir()] == ["killed.mp4"]  # published, the dead render's folder swept
+    assert not out.exists() and list(out.parent.iterdir()) == []  # nothing beside --out either
+    assert CliRunner().invoke(cli, [*map(str, render_args(out))], env=env).exit_code == 0  # at once, not an hour on
+    assert [p.name for p in out.parent.iterdir()] == ["killed.mp4"]  # published
+    assert list((home / "work").iterdir()) == []  # the dead render's folder swept
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,10 @@
 """Source images are bound by the hash of their decoded pixels, and bad files are refused clearly."""
 
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from attacker import png_bomb
 from PIL import Image
 
 from consent import UnreadableImage, fingerprint
@@ -70,7 +69,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(_png_header_only(20_000, 20_000))
+    bomb.write_bytes(png_bomb(20_000, 20_000))
     with pytest.raises(UnreadableImage, match="too large"):
         fingerprint(bomb)
 
@@ -84,13 +83,3 @@ def _png_text(key: str, value: str):
     info = PngInfo()
     info.add_text(key, value)
     return info
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims a huge size, with one tiny compressed row: a classic bomb shape."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")

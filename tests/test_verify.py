@@ -52,7 +52,8 @@ def publish(grant, signer, registry, portrait: Path, tmp_path: Path):
     def publish(out: Path | None = None, frames=None, before_publish=None):
         return label_and_sign(portrait_frames(portrait) if frames is None else frames, FPS, grant.sources, grant,
                               out or tmp_path / "outputs" / "video.mp4", signer=signer, registry=registry,
-                              engine="test-engine", engine_version="1", before_publish=before_publish)
+                              work_dir=tmp_path / "work", engine="test-engine", engine_version="1",
+                              before_publish=before_publish)
 
     return publish
 

@@ -1,6 +1,8 @@
+
 """Render workers on a local Ray cluster (2 CPUs, so 2 RenderWorkers): renders submitted from here run the pipeline
 in the workers and come out labeled; refusals come back as the same error; a killed worker publishes nothing."""
 
+import pickle
 import time
 from pathlib import Path
 
@@ -9,12 +11,12 @@ import ray
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from consent import PurposeNotAllowed
+from consent import Fault, LedgerTampered, PurposeNotAllowed
 from engine.errors import WeightsMissing
 from provenance import Verdict, verify
 from studio.cli import cli
 from studio.pipeline import RenderRequest, render
-from studio.ray_workers import RayJob, RayRunner, RenderCancelled, _Failure
+from studio.ray_workers import RayJob, RayRunner, RenderCancelled
 from studio.settings import Settings
 from studio.workers import WorkerFailed
 
@@ -105,10 +107,14 @@ def test_a_render_without_consent_is_refused_in_the_worker_with_the_same_error(
 
 
 def test_domain_errors_travel_with_their_class_message_and_attributes() -> None:
-    missing = [Path("/hub/checkpoints/s3fd-619a316812.pth")]  # WeightsMissing can't be rebuilt from its args
-    again = _Failure.of(WeightsMissing("face-alignment's weights are missing", missing)).error()
+    missing = [Path("/hub/checkpoints/s3fd-619a316812.pth")]  # WeightsMissing's constructor differs from its args
+    again = pickle.loads(pickle.dumps(WeightsMissing("face-alignment's weights are missing", missing)))
     assert type(again) is WeightsMissing and str(again) == "face-alignment's weights are missing"
     assert again.missing == missing and again.path == missing[0].parent
+    fault = Fault(3, "missing")
+    tampered = pickle.loads(pickle.dumps(LedgerTampered(fault, "the consent ledger does not verify")))
+    assert tampered.fault == fault and str(tampered) == "the consent ledger does not verify"
+    assert tampered.exit_code == 1
 
 
 def test_a_killed_worker_leaves_nothing_and_the_job_fails(runner: RayRunner, settings: Settings, record_id: str,

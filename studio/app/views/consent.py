@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import streamlit as st
 
-from consent import Artwork, InvalidInput, Purpose, Record, Rights, receipt
+from consent import Artwork, InvalidInput, Purpose, Record, Rights, Status, receipt
 from studio.app.common import EVIDENCE, IMAGES, ledger, operator, reported, save, settings, uploader, workspace
 
 
@@ -77,17 +77,21 @@ def show_record(record: Record, now: datetime) -> None:
     if uses:
         st.dataframe([{"at": e["at"][:19], "purpose": e["body"]["purpose"], "by": e["body"]["operator"],
                        "output": e["body"]["output_id"]} for e in uses], hide_index=True, width="stretch")
-    signed = json.dumps(receipt(record, ledger().key, settings().controller), indent=2)
-    st.download_button("Download the signed receipt", signed, file_name=f"receipt-{record.record_id}.json",
-                       mime="application/json", key="receipt")
-    with st.expander("Receipt (Kantara consent receipt, signed)"):
-        st.code(signed, language="json")
-    revoke(record, now)
+    if record.fault is not None:
+        st.error(f"This record allows nothing and gets no receipt: the consent ledger does not verify "
+                 f"({record.fault}). The Audit page checks the whole chain.")
+    else:
+        signed = json.dumps(receipt(record, ledger().key, settings().controller), indent=2)
+        st.download_button("Download the signed receipt", signed, file_name=f"receipt-{record.record_id}.json",
+                           mime="application/json", key="receipt")
+        with st.expander("Receipt (Kantara consent receipt, signed)"):
+            st.code(signed, language="json")
+        revoke(record, now)
     erase(record)
 
 
 def revoke(record: Record, now: datetime) -> None:
-    if record.status(now).value in ("revoked", "erased"):
+    if record.status(now) in (Status.REVOKED, Status.ERASED):
         return
     with st.form("revoke"):
         reason = st.text_input("Reason for revoking (kept as erasable personal data)", key="revoke_reason")
@@ -113,8 +117,8 @@ def _facts(record: Record, now: datetime) -> dict[str, str]:
     facts = {
         "record": record.record_id,
         "kind": record.kind.value,
-        "subject": personal.get("subject", "[erased]"),
-        "given by": personal.get("grantor", "[erased]"),
+        "subject": personal.get("subject", record.missing_label()),
+        "given by": personal.get("grantor", record.missing_label()),
         "contact": personal.get("contact") or "-",
         "status": record.status(now).value,
         "purposes": ", ".join(record.purposes),

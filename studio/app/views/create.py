@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from consent import Record, Status, covering
-from engine import PRESETS, load_image, load_landmarks
+from engine import PRESETS, check_landmarks, load_image, load_landmarks
 from engine.faces import choose_face, draw_landmarks, save_landmarks
 from engine.speech import available as speech_available
 from provenance import Output
@@ -95,7 +95,8 @@ def choose_landmarks(source: Path, folder: Path) -> Path | None:
     if key not in found:
         st.image(image, width=360, caption="No landmarks yet: they will be detected when rendering.")
         return None
-    points = nudge(found[key])
+    # checked as an imported file's are (finite, on or near the image) before they are drawn or saved
+    points = check_landmarks(nudge(found[key]), (image.shape[1], image.shape[0]), where="the nudged landmarks")
     st.image(overlay(image, points), width=360, caption="Landmarks over the image")
     path = folder / "landmarks.json"
     save_landmarks(path, [points], (image.shape[1], image.shape[0]))
