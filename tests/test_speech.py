@@ -246,6 +246,27 @@ def test_a_driving_videos_sound_is_carried_through_in_sync(sitter, record, perfo
     assert declared["sha256"] == hashlib.sha256(performance.read_bytes()).hexdigest()
 
 
+def test_a_driver_swapped_mid_render_changes_neither_the_sound_nor_the_hash_the_manifest_names(
+        sitter, record, performance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.pipeline
+
+    record("marketing", "speech")
+    used = performance.read_bytes()
+    read_track = studio.pipeline.read_track
+
+    def swapping(path):  # an attacker replaces the driving video once the render has looked at it
+        write_mp4([np.zeros((64, 64, 3), np.uint8)] * 50, performance, fps=FPS)  # silent, another video
+        return read_track(path)
+
+    monkeypatch.setattr(studio.pipeline, "read_track", swapping)
+    out = tmp_path / "driven.mp4"
+    result = sitter(*args(out, "--driver", performance, "--driver-landmarks", TRACK, "--seconds", "1.6"))
+    assert result.exit_code == 0, result.output
+    assert performance.read_bytes() != used  # the swap happened
+    assert verify(out).sound["declared"]["sha256"] == hashlib.sha256(used).hexdigest()
+    assert probe(out).has_audio
+
+
 # consent for speech
 
 
