@@ -404,8 +404,11 @@ class Ledger:
         """Verify the rows appended since the verified prefix, up to the signed head, and remember them."""
         known = self._verified
         tip = conn.execute(select(head)).mappings().first()
-        last = tip["seq"] if tip is not None else 0
-        if known.seq == last and (tip is None or tip["hash"] == known.tip):
+        if tip is None:
+            has_rows = conn.execute(select(chain.c.seq).limit(1)).first() is not None
+            return Fault(None, "the signed ledger head is missing") if has_rows or known.floor[0] else None
+        last = tip["seq"]
+        if known.seq == last and tip["hash"] == known.tip:
             return self._count_unchanged(conn)
         if last < known.floor[0]:
             return self._rolled_back(last)
