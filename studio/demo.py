@@ -56,8 +56,17 @@ def _rights_record(ledger: Ledger, sample: Path, operator: str, home: Path) -> s
         return authorize(ledger, [sample], PURPOSE, operator).record_id
     except ConsentRefused:
         pass
-    evidence = home / "demo-rights-note.txt"
+    evidence = home / "demo-rights-note.txt"  # the evidence store keeps its copy; this one goes once it is taken
+    evidence.touch(mode=0o600)
     evidence.write_text(EVIDENCE)
+    try:
+        return _grant(ledger, sample, operator, evidence)
+    finally:
+        evidence.unlink(missing_ok=True)
+
+
+def _grant(ledger: Ledger, sample: Path, operator: str, evidence: Path) -> str:
+    """Record the sample's rights (a public-domain painting) for exhibits; its id."""
     record = ledger.grant(
         kind="artwork",
         name="Young girl holding a book (sample)",
