@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from consent.errors import InvalidInput
+from sitter.files import read_bounded
 
 MAX_EVIDENCE_BYTES = 1024 * 2**20  # a consent video can be long; a file over 1 GB is refused, not read into memory
 
@@ -46,15 +47,4 @@ class EvidenceStore:
 def read_evidence(path: Path) -> bytes:
     """An evidence file's bytes, read once (what is hashed is what is kept); InvalidInput when it is missing, empty
     or too large."""
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_EVIDENCE_BYTES + 1)
-    except (FileNotFoundError, IsADirectoryError):
-        raise InvalidInput("evidence file not found", path) from None
-    except OSError as err:
-        raise InvalidInput(f"evidence file can't be read ({err.strerror or 'I/O error'})", path) from None
-    if not data:
-        raise InvalidInput("evidence file is empty (0 bytes)", path)
-    if len(data) > MAX_EVIDENCE_BYTES:
-        raise InvalidInput(f"evidence file too large: over {MAX_EVIDENCE_BYTES // 2**20} MB", path)
-    return data
+    return read_bounded(path, limit=MAX_EVIDENCE_BYTES, what="evidence file", error=InvalidInput)

@@ -31,7 +31,7 @@ import json
 import secrets
 import threading
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -292,21 +292,15 @@ class Ledger:
     def verify(self) -> Fault | None:
         """Walk the chain and the personal data; return the first row that fails (changed, missing, reordered,
         badly signed; personal data edited, moved, deleted or put back after an erasure)."""
-        expected_seq, prev = 1, GENESIS
         events: dict[str, list[dict]] = {}
         with self._engine.connect() as conn:
-            for row in conn.execute(select(chain).order_by(chain.c.seq)).mappings():
-                if row["seq"] != expected_seq:
-                    return Fault(expected_seq, "missing, renumbered or out of order")
-                if row["prev_hash"] != prev:
-                    return Fault(row["seq"], "does not link to the row before it (changed, moved or reordered)")
-                fault = self._check_row(row)
-                if fault is not None:
-                    return fault
+            walked, fault = self._walk(conn.execute(select(chain).order_by(chain.c.seq)).mappings(), 0, GENESIS)
+            if fault is not None:
+                return fault
+            for row in walked:
                 events.setdefault(row["record_id"], []).append(_event(row))
-                expected_seq, prev = expected_seq + 1, row["hash"]
             tip = conn.execute(select(head)).mappings().first()
-            fault = self._check_head(tip, expected_seq - 1, prev)
+            fault = self._check_head(tip, len(walked), walked[-1]["hash"] if walked else GENESIS)
             if fault is not None:
                 return fault
             rows = conn.execute(select(personal)).mappings().all()
@@ -412,31 +406,38 @@ class Ledger:
             return self._count_unchanged(conn)
         if last < known.floor[0]:
             return self._rolled_back(last)
-        expected_seq, prev = known.seq + 1, known.tip
-        new: list[dict] = []
-        for row in conn.execute(select(chain).where(chain.c.seq > known.seq, chain.c.seq <= last)
-                                .order_by(chain.c.seq)).mappings():
-            if row["seq"] != expected_seq:
-                return Fault(expected_seq, "missing, renumbered or out of order")
-            if row["prev_hash"] != prev:
-                return Fault(row["seq"], "does not link to the row before it (changed, moved or reordered)")
-            fault = self._check_row(row)
-            if fault is not None:
-                return fault
-            new.append(row)
-            expected_seq, prev = expected_seq + 1, row["hash"]
-        fault = self._check_head(tip, expected_seq - 1, prev)
+        new, fault = self._walk(conn.execute(select(chain).where(chain.c.seq > known.seq, chain.c.seq <= last)
+                                             .order_by(chain.c.seq)).mappings(), known.seq, known.tip)
+        prev = new[-1]["hash"] if new else known.tip
+        fault = fault or self._check_head(tip, known.seq + len(new), prev)
         if fault is not None:
             return fault
         for row in new:
             known.hashes.append(row["hash"])
             known.rows.setdefault(row["record_id"], []).append((row["seq"], row["hash"]))
-        known.seq, known.tip = expected_seq - 1, prev
+        known.seq, known.tip = known.seq + len(new), prev
         floor_seq, floor_hash = known.floor
         if floor_seq and known.hashes[floor_seq - 1] != floor_hash:
             return self._rolled_back(floor_seq - 1)
         known.floor = (known.seq, known.tip)
         return None
+
+    def _walk(self, rows: Iterable, after_seq: int, prev: str) -> tuple[list, Fault | None]:
+        """Rows that follow row `after_seq` (whose hash is `prev`), each checked in order: numbered next, linked to
+        the row before, its hash and signature right. The rows up to the first that fails, and its fault."""
+        walked: list = []
+        for row in rows:
+            expected_seq = after_seq + len(walked) + 1
+            if row["seq"] != expected_seq:
+                return walked, Fault(expected_seq, "missing, renumbered or out of order")
+            if row["prev_hash"] != prev:
+                return walked, Fault(row["seq"], "does not link to the row before it (changed, moved or reordered)")
+            fault = self._check_row(row)
+            if fault is not None:
+                return walked, fault
+            walked.append(row)
+            prev = row["hash"]
+        return walked, None
 
     def _count_unchanged(self, conn: Connection) -> Fault | None:
         """A row deleted from the verified prefix, whichever record it belongs to, shows in the row count."""

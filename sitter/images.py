@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sitter.errors import BadInput
+from sitter.files import read_bounded
 
 MAX_PIXELS = 64_000_000  # 8000x8000: larger is refused before decoding (decompression bombs)
 MAX_BYTES = 256 * 2**20  # no image format needs more for 64 Mpx; a bigger file is refused before it is read
@@ -29,21 +30,7 @@ def read_image(path: Path | str) -> np.ndarray:
 
 def read_image_file(path: Path | str) -> bytes:
     """An image file's bytes, read once and bounded; UnreadableImage when it is missing, empty or too large."""
-    path = Path(path)
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise UnreadableImage("image not found", path) from None
-    except IsADirectoryError:
-        raise UnreadableImage("image not found (that is a folder)", path) from None
-    except OSError as err:
-        raise UnreadableImage(f"image can't be read ({err.strerror or 'I/O error'})", path) from None
-    if not data:
-        raise UnreadableImage("image is empty (0 bytes)", path)
-    if len(data) > MAX_BYTES:
-        raise UnreadableImage(f"image file too large: over {MAX_BYTES // 2**20} MB", path)
-    return data
+    return read_bounded(path, limit=MAX_BYTES, what="image", error=UnreadableImage)
 
 
 def decode_image(data: bytes, path: Path | str | None = None) -> np.ndarray:

@@ -69,6 +69,20 @@ def evidence(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def consent_to(sitter, evidence: Path):
+    """Add a person record through the CLI, as a user would: covering `images`, for `purposes`; its id."""
+
+    def add(*images: Path, purposes: tuple[str, ...] = ("marketing",)) -> str:
+        result = sitter("consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor", "Ada Example",
+                        *(arg for p in purposes for arg in ("--purpose", p)), "--expires", "2099-01-01",
+                        "--evidence", evidence, *(arg for image in images for arg in ("--image", image)))
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    return add
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A throwaway PostgreSQL server for the session, or a skip saying why there is none (a failure in CI)."""

@@ -2,6 +2,9 @@
 
 import os
 import socket
+import subprocess
+import time
+import urllib.request
 from typing import NoReturn
 
 import pytest
@@ -20,3 +23,18 @@ def missing(reason: str) -> NoReturn:
     if os.environ.get("SITTER_CI"):
         pytest.fail(f"required in CI, but {reason}")
     pytest.skip(reason)
+
+
+def wait_healthy(url: str, server: subprocess.Popen, seconds: float = 90) -> None:
+    """Wait until the studio at `url` answers its health check; fail saying why if it exits or stays silent."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"sitter studio exited: {server.stdout.read().decode(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"sitter studio did not answer at {url} within {seconds:.0f} s")

@@ -11,10 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from attacker import png_bomb
-from click.testing import CliRunner
 
 from provenance.video import write_mp4
-from studio.cli import cli
 
 DATA = Path(__file__).parent / "data"
 PORTRAIT, LANDMARKS = DATA / "einstein_photo.jpg", DATA / "einstein_photo.landmarks.json"
@@ -71,21 +69,10 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def studio(tmp_path: Path, kit: dict[str, Path]):
+def studio(consent_to, sitter, home: Path):
     """A fresh studio with one record covering the portrait for marketing and speech; `run` runs a command in it."""
-    home = tmp_path / "home"
-    env = {"SITTER_HOME": str(home), "SITTER_DB_URL": "", "SITTER_OPERATOR": "desk-1"}
-    evidence = tmp_path / "release.pdf"
-    evidence.write_bytes(b"%PDF stand-in release")
-    added = CliRunner().invoke(cli, ["consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor",
-                                     "Ada Example", "--purpose", "marketing", "--purpose", "speech", "--expires",
-                                     "2099-01-01", "--evidence", str(evidence), "--image", str(PORTRAIT)], env=env)
-    assert added.exit_code == 0, added.output
-
-    def run(*args: object):
-        return CliRunner().invoke(cli, [str(a) for a in args], env=env)
-
-    return home, run
+    consent_to(PORTRAIT, purposes=("marketing", "speech"))
+    return home, sitter
 
 
 def render(out: Path, *extra: object, source: object = PORTRAIT, landmarks: object = LANDMARKS) -> list[object]:

@@ -10,14 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from servers import free_port, missing
+from servers import free_port, missing, wait_healthy
 
 from provenance import Verdict, verify
 from studio.settings import Settings
@@ -58,7 +57,7 @@ def studio_url(home: Path) -> Iterator[str]:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, server)
+        wait_healthy(url, server)
         yield url
     finally:
         server.terminate()
@@ -148,17 +147,3 @@ def _pick(page: "Page", label: str, option: str) -> None:
     page.locator('[data-testid="stMultiSelect"]').filter(has_text=label).click()
     page.get_by_role("option", name=option).click()
     page.keyboard.press("Escape")
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"sitter studio exited: {server.stdout.read().decode(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"sitter studio did not answer at {url} within {seconds:.0f} s")

@@ -32,15 +32,9 @@ BEFORE_THE_RECHECK = ["encoding", "signing", "registering", "rechecking"]
 
 
 @pytest.fixture
-def consented(sitter, tmp_path: Path) -> str:
+def consented(consent_to) -> str:
     """A record covering the portrait for marketing; its id."""
-    evidence = tmp_path / "release.pdf"
-    evidence.write_bytes(b"%PDF stand-in release")
-    result = sitter("consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor", "Ada Example",
-                    "--purpose", "marketing", "--expires", "2099-01-01", "--evidence", evidence,
-                    "--image", DATA / PORTRAIT)
-    assert result.exit_code == 0, result.output
-    return result.output.strip()
+    return consent_to(DATA / PORTRAIT)
 
 
 @pytest.fixture

@@ -190,15 +190,9 @@ def test_a_bad_caption_is_refused_before_the_consent_gate(home: Path, tmp_path: 
 
 
 @pytest.fixture
-def record(sitter, tmp_path: Path) -> str:
+def record(consent_to) -> str:
     """A marketing consent record for the Einstein photograph."""
-    evidence = tmp_path / "release.pdf"
-    evidence.write_bytes(b"%PDF stand-in release")
-    result = sitter("consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor", "Ada Example",
-                    "--purpose", "marketing", "--expires", "2099-01-01", "--evidence", evidence,
-                    "--image", DATA / "einstein_photo.jpg")
-    assert result.exit_code == 0, result.output
-    return result.output.strip()
+    return consent_to(DATA / "einstein_photo.jpg")
 
 
 def render_args(out: Path, label: str) -> list[object]:

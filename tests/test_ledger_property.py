@@ -125,7 +125,7 @@ def _tamper(url: str, attack: tuple) -> None:
 
 def _altered(value: object) -> object:
     if isinstance(value, int):
-        return value + 1
+        return value + 1000  # past every row: a renumbered row, not a collision
     text_value = str(value)
     for old, new in (("revoke", "use"), ("erase", "use"), ('"expires":"20', '"expires":"21'), ("withdrawn", "ok")):
         if old in text_value:

@@ -24,15 +24,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
-def consented(sitter, tmp_path: Path) -> str:
+def consented(consent_to) -> str:
     """A marketing consent for both source portraits; its record id."""
-    evidence = tmp_path / "release.pdf"
-    evidence.write_bytes(b"%PDF stand-in release")
-    result = sitter("consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor", "Ada Example",
-                    "--purpose", "marketing", "--expires", "2099-01-01", "--evidence", evidence,
-                    *(arg for source in SOURCES for arg in ("--image", source)))
-    assert result.exit_code == 0, result.output
-    return result.output.strip()
+    return consent_to(*SOURCES)
 
 
 def test_finetuning_starts_at_p_e_and_w0_plus_e(trained: tuple[Path, list]) -> None:

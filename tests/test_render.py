@@ -26,17 +26,11 @@ PORTRAITS = ["einstein_photo.jpg", "bouguereau_girl_small.jpg", "terracotta_warr
 
 
 @pytest.fixture
-def consented(sitter, tmp_path: Path):
+def consented(consent_to):
     """Add a record for a portrait (marketing only) and return its id."""
-    evidence = tmp_path / "release.pdf"
-    evidence.write_bytes(b"%PDF stand-in release")
 
     def add(portrait: str = PORTRAITS[0], purpose: str = "marketing") -> str:
-        result = sitter("consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor", "Ada Example",
-                        "--purpose", purpose, "--expires", "2099-01-01", "--evidence", evidence,
-                        "--image", DATA / portrait)
-        assert result.exit_code == 0, result.output
-        return result.output.strip()
+        return consent_to(DATA / portrait, purposes=(purpose,))
 
     return add
 

@@ -50,19 +50,9 @@ needs_espeak = pytest.mark.usefixtures("espeak")
 
 
 @pytest.fixture
-def record(sitter, tmp_path: Path):
+def record(consent_to):
     """Add a consent record for the portrait allowing `purposes`; return its id."""
-    evidence = tmp_path / "release.pdf"
-    evidence.write_bytes(b"%PDF stand-in release")
-
-    def add(*purposes: str) -> str:
-        result = sitter("consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor", "Ada Example",
-                        *(arg for p in purposes for arg in ("--purpose", p)), "--expires", "2099-01-01",
-                        "--evidence", evidence, "--image", PORTRAIT)
-        assert result.exit_code == 0, result.output
-        return result.output.strip()
-
-    return add
+    return lambda *purposes: consent_to(PORTRAIT, purposes=purposes)
 
 
 @pytest.fixture(scope="module")

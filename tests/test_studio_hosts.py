@@ -11,13 +11,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import free_port
+from servers import free_port, wait_healthy
 
 from studio.app import hosts, server
 from studio.settings import Settings
@@ -37,7 +35,7 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     argv = [str(sitter), "studio", "--port", str(port), "--home", str(home), "--allow-host", FLAG_HOST]
     studio = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(port, studio)
+        wait_healthy(f"http://127.0.0.1:{port}", studio)
         yield port
     finally:
         studio.terminate()
@@ -131,17 +129,3 @@ def _upgrade(port: int, host: str, origin: str | None = None) -> int:
         status_line = sock.makefile("rb").readline().decode()
     assert status_line.startswith("HTTP/1.1 "), status_line
     return int(status_line.split()[1])
-
-
-def _wait_healthy(port: int, studio: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if studio.poll() is not None:
-            raise AssertionError(f"sitter studio exited: {studio.stdout.read().decode(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"sitter studio did not answer on port {port} within {seconds:.0f} s")

@@ -22,15 +22,11 @@ PORTRAIT = "einstein_photo.jpg"
 
 
 @pytest.fixture
-def covered(sitter, tmp_path: Path) -> Path:
+def covered(consent_to, tmp_path: Path) -> Path:
     """A portrait under a marketing record, copied so that a test may swap it."""
     portrait = tmp_path / "sitter.png"
     Image.open(DATA / PORTRAIT).save(portrait)
-    evidence = tmp_path / "release.pdf"
-    evidence.write_bytes(b"%PDF stand-in release")
-    added = sitter("consent", "add", "--kind", "person", "--name", "Ada Example", "--grantor", "Ada Example",
-                   "--purpose", "marketing", "--expires", "2099-01-01", "--evidence", evidence, "--image", portrait)
-    assert added.exit_code == 0, added.output
+    consent_to(portrait)
     return portrait
 
 
@@ -90,8 +86,7 @@ def test_an_existing_output_is_kept_unless_overwrite(sitter, covered: Path, tmp_
 
 @pytest.mark.parametrize("name", ["Ada\nfeedfacefeedface  person  active", "Ada \x1b[2J\x1b[31mRED", "Ada\rEve",
                                   "Ada\x00", "Ada\u202eeve"])
-def test_control_characters_in_a_name_are_refused(sitter, covered: Path, tmp_path: Path, name: str) -> None:
-    evidence = tmp_path / "release.pdf"
+def test_control_characters_in_a_name_are_refused(sitter, covered: Path, evidence: Path, name: str) -> None:
     result = sitter("consent", "add", "--kind", "person", "--name", name, "--grantor", "Ada Example",
                     "--purpose", "marketing", "--expires", "2099-01-01", "--evidence", evidence, "--image", covered)
     assert result.exit_code == 2 and "control character" in result.output, result.output
@@ -99,13 +94,13 @@ def test_control_characters_in_a_name_are_refused(sitter, covered: Path, tmp_pat
 
 
 def test_control_characters_already_stored_are_escaped_when_shown(sitter, covered: Path, home: Path,
-                                                                   tmp_path: Path, monkeypatch) -> None:
+                                                                   evidence: Path, monkeypatch) -> None:
     import consent.ledger
 
     monkeypatch.setattr(consent.ledger, "printable", lambda value, what: value)  # a record from before the check
     with Settings.from_env({"SITTER_HOME": str(home)}).open_ledger() as ledger:
         ledger.grant(kind="person", name="Bea\nfeedfacefeedface  person  active", grantor="\x1b[2JX",
-                     purposes=["internal"], expires="2099-01-01", evidence=tmp_path / "release.pdf",
+                     purposes=["internal"], expires="2099-01-01", evidence=evidence,
                      images=[covered], operator="desk-1")
     listed = sitter("consent", "list")
     assert "\x1b" not in listed.output and len(listed.output.strip().splitlines()) == 3
