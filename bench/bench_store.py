@@ -1,5 +1,5 @@
 """Store benchmark: events appended to the consent ledger per second, by 1 and by 8 writer processes at once, on
-SQLite and on PostgreSQL; then the time to verify the whole chain.
+SQLite and on PostgreSQL; then the time to verify the whole chain, and what the gate's check of it costs a render.
 
     .venv/bin/python bench/bench_store.py --postgres postgresql://USER@HOST:PORT/EMPTY_DB
 
@@ -8,7 +8,9 @@ do (`Ledger.record_render`: the record re-read and re-checked, one row appended,
 transaction). Every append holds the store's write lock (consent/database.py), so writers take turns: the
 numbers are how many renders a second one studio database can log, and what contention costs. SQLite's file is
 in a temporary folder; the PostgreSQL database should be empty and is left holding the events. Without
---postgres, only SQLite is measured. Writes the "## Store" section of bench/RESULTS.md.
+--postgres, only SQLite is measured. The gate (`consent.authorize`) trusts a record only as part of a chain that
+verifies to its signed head: a new process walks the whole chain once, a long-lived one (the studio, a Ray worker)
+only what was appended since. Writes the "## Store" section of bench/RESULTS.md.
 """
 
 import argparse
@@ -33,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database to measure as well")
     args = parser.parse_args()
-    rows = []
+    rows, gates = [], []
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         image, evidence = _inputs(folder)
@@ -47,7 +49,8 @@ def main() -> None:
                 seconds = _append(url, key, folder / "evidence", image, evidence, writers)
                 rows.append((backend, writers, writers * EVENTS, seconds))
             rows.append((backend, "verify", *_verify(url, key, folder / "evidence")))
-    table = _table(rows, _server(args.postgres) if args.postgres else None)
+            gates.append((backend, *_gate(url, key, folder / "evidence", image)))
+    table = _table(rows, gates, _server(args.postgres) if args.postgres else None)
     print(table)
     write_section(table)
 
@@ -90,6 +93,23 @@ def _verify(url: str, key: Path, evidence_dir: Path) -> tuple[int, float]:
         return rows, time.perf_counter() - start
 
 
+def _gate(url: str, key: Path, evidence_dir: Path, image: Path, repeats: int = 50) -> tuple[int, float, float]:
+    """Seconds for the first `authorize` of a new process (the whole chain walked), and for one in a process that
+    has verified the chain already (the mean of `repeats`, each after one more use was logged)."""
+    with Ledger(url, LedgerKey.load_or_create(key), evidence_dir) as ledger:
+        rows = len(ledger.events())
+        start = time.perf_counter()
+        grant = authorize(ledger, [image], "internal", "bench")
+        first = time.perf_counter() - start
+        warm = 0.0
+        for n in range(repeats):
+            ledger.record_render(grant, output_id=f"gate-{n}")
+            start = time.perf_counter()
+            authorize(ledger, [image], "internal", "bench")
+            warm += time.perf_counter() - start
+    return rows, first, warm / repeats
+
+
 def _server(url: str) -> str:
     """The PostgreSQL server's version and whether it syncs to disk: both change the numbers a lot."""
     engine = create_engine(normalize(url))
@@ -102,7 +122,7 @@ def _server(url: str) -> str:
     return f"PostgreSQL {version} on this machine, fsync {fsync}"
 
 
-def _table(rows: list[tuple], server: str | None) -> str:
+def _table(rows: list[tuple], gates: list[tuple], server: str | None) -> str:
     lines = [
         "## Store",
         "",
@@ -117,6 +137,11 @@ def _table(rows: list[tuple], server: str | None) -> str:
     for backend, writers, events, seconds in rows:
         label = "verify the chain" if writers == "verify" else writers
         lines.append(f"| {backend} | {label} | {events} | {seconds:.2f} | {events / seconds:.0f} |")
+    lines += ["", "The gate's check of the chain, per `authorize` (9 records cover the image, each one read):", "",
+              "| database | events | new process (whole chain walked) | long-lived process (rows since) |",
+              "|---|---|---|---|"]
+    for backend, events, first, warm in gates:
+        lines.append(f"| {backend} | {events} | {first * 1000:.0f} ms | {warm * 1000:.1f} ms |")
     return "\n".join(lines) + "\n"
 
 

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from consent.gate import Grant
 
 GENESIS = "0" * 64
+COLUMNS = ("seq", "record_id", "kind", "at", "body", "prev_hash", "hash", "signature")  # of a chain row
+CHECKED_MEMORY = 100_000  # rows remembered as checked (a few tens of MB at most), then forgotten all at once
 JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: part of how Persian, Indic scripts and emoji are written
 SOURCES = "sources"  # the evidence subfolder holding a record's source images
 
@@ -133,6 +135,7 @@ class Ledger:
         self._engine = connect(url)
         self._verified = _Verified()
         self._verifying = threading.Lock()
+        self._checked: set[tuple] = set()  # rows whose hash and signature verified, as read (see _check_row)
         create_tables(self._engine, metadata)
 
     def __enter__(self) -> "Ledger":
@@ -467,10 +470,18 @@ class Ledger:
         return None
 
     def _check_row(self, row: "dict") -> Fault | None:
+        """The row's own hash and signature. A row seen before, column for column, is not hashed again: every read
+        of a record checks all its rows, and a record with hundreds of uses would pay for each on every render."""
+        seen = tuple(row[column] for column in COLUMNS)
+        if seen in self._checked:
+            return None
         if row_hash(row) != row["hash"]:
             return Fault(row["seq"], "content changed since it was written (hash mismatch)")
         if not self.key.verifies(row["hash"].encode(), row["signature"]):
             return Fault(row["seq"], "signature does not verify with the ledger key")
+        if len(self._checked) >= CHECKED_MEMORY:
+            self._checked.clear()
+        self._checked.add(seen)
         return None
 
     def _check_head(self, tip: "dict | None", last_seq: int, last_hash: str) -> Fault | None:
