@@ -49,7 +49,7 @@ class Failure(click.ClickException):
 
     def __init__(self, err: SitterError, labels: dict[str, str]) -> None:
         path = getattr(err, "path", None)
-        label = labels.get(str(path)) or labels.get(_absolute(path)) if path is not None else None
+        label = (labels.get(str(path)) or labels.get(_absolute(path))) if path is not None else None
         super().__init__(f"{label}: {err}" if label else str(err))
         self.exit_code = err.exit_code
 

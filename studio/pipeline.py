@@ -175,11 +175,11 @@ def _check(request: RenderRequest) -> None:
         raise BadRequest(f"unknown engine {request.engine!r}: use one of {', '.join(ENGINES)}")
     if request.out.suffix.lower() != ".mp4":
         raise BadRequest("the output must be an .mp4 file", request.out)
+    if request.out.is_dir():
+        raise BadRequest("the output path is a folder: name an .mp4 file", request.out)
     if not request.overwrite and (request.out.exists() or request.out.is_symlink()):
         raise BadRequest("a file is already at the output path: choose another, or replace it (--overwrite)",
                          request.out)
-    if request.out.is_dir():
-        raise BadRequest("the output path is a folder: name an .mp4 file", request.out)
     _check_writable(request.out)
     if not 0 < request.seconds <= MAX_SECONDS:
         raise BadRequest(f"length must be between 0 and {MAX_SECONDS:.0f} seconds, got {request.seconds}")
