@@ -6,6 +6,7 @@ weights are needed). The demo puts a rights
 record for it on the ledger (once), renders it through the one pipeline, and verifies the result.
 """
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
@@ -36,7 +37,8 @@ def run_demo(settings: Settings, operator: str, on_progress: Progress | None = N
     """Record the sample's rights (first run only), render it talking, verify the output."""
     sample = Path(str(files("studio") / "samples" / SAMPLE))
     landmarks = sample.with_name(sample.stem + ".landmarks.json")
-    out = settings.outputs_dir / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}.mp4"
+    # a name of its own each time: two demos in one second must not meet at one path (renders never overwrite)
+    out = settings.outputs_dir / f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}.mp4"
     with settings.open_studio() as studio:
         record_id = _rights_record(studio.ledger, sample, operator, settings.home)
         request = RenderRequest(sources=(sample,), landmarks=(landmarks,), purpose=PURPOSE, operator=operator,

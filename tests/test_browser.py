@@ -143,7 +143,18 @@ def _upload(page: "Page", label: str, path: Path, content: bytes | None = None) 
     expect(uploader.locator('[data-testid="stFileChipIconSpinner"]')).to_have_count(0)
 
 
-def _pick(page: "Page", label: str, option: str) -> None:
-    page.locator('[data-testid="stMultiSelect"]').filter(has_text=label).click()
-    page.get_by_role("option", name=option).click()
+def _pick(page: "Page", label: str, option: str, tries: int = 5) -> None:
+    """Choose `option` in a multiselect. A rerun of the page (a text field just filled) can close the list under the
+    click, so the list is opened again until the option is chosen."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    select = page.locator('[data-testid="stMultiSelect"]').filter(has_text=label)
+    for attempt in range(tries):
+        select.click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=WAIT_MS // tries)
+            break
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
     page.keyboard.press("Escape")
