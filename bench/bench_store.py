@@ -5,7 +5,7 @@ SQLite and on PostgreSQL; then the time to verify the whole chain, and what the 
 
 Each writer is a process with its own Ledger that adds one consent record and then logs uses of it, as renders
 do (`Ledger.record_render`: the record re-read and re-checked, one row appended, the head re-signed, in one write
-transaction). Every append holds the store's write lock (consent/database.py), so writers take turns: the
+transaction). Every append holds the store's write lock (sitter/database.py), so writers take turns: the
 numbers are how many renders a second one studio database can log, and what contention costs. SQLite's file is
 in a temporary folder; the PostgreSQL database should be empty and is left holding the events. Without
 --postgres, only SQLite is measured. The gate (`consent.authorize`) trusts a record only as part of a chain that
@@ -26,7 +26,7 @@ from results import machine, write_section
 from sqlalchemy import create_engine, text
 
 from consent import Ledger, LedgerKey, authorize
-from consent.database import normalize
+from sitter.database import normalize
 
 EVENTS = 200  # per writer: one grant, then uses
 

@@ -40,12 +40,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, func, select
 
-from consent.database import connect, create_tables, serialize
 from consent.errors import InvalidInput, LedgerTampered, RecordNotFound
 from consent.evidence import EvidenceStore, read_evidence
 from consent.keys import LedgerKey
 from consent.record import Artwork, Purpose, Record, Rights, Status, SubjectKind
 from consent.sources import SourceImage, read_picture
+from sitter.database import connect, create_tables, serialize
 
 if TYPE_CHECKING:
     from consent.gate import Grant
@@ -339,7 +339,7 @@ class Ledger:
 
     @contextmanager
     def _atomic(self) -> Iterator[Connection]:
-        """One write transaction, the only one appending to the chain until it ends (consent.database)."""
+        """One write transaction, the only one appending to the chain until it ends (sitter.database)."""
         with self._engine.begin() as conn:
             serialize(conn)
             yield conn

@@ -11,19 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sitter.images import decode_image, pixel_sha256, read_image_file
-
-
-@dataclass(frozen=True)
-class SourceImage:
-    """What a consent record keeps of an image: its pixel hash and size, never the pixels."""
-
-    sha256: str
-    width: int
-    height: int
-
-    def to_dict(self) -> dict:
-        return {"sha256": self.sha256, "width": self.width, "height": self.height}
+from sitter.images import SourceImage, decode_image, pixel_sha256, read_image_file
 
 
 @dataclass(frozen=True, eq=False)

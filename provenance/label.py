@@ -51,14 +51,16 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
-from consent import Grant, SourceImage
+from consent import Grant
 from provenance.errors import OutputExists, OutputNotWritable
 from provenance.keys import StudioSigner
 from provenance.manifest import ManifestContent, SoundSource, sign_video
 from provenance.registry import Registry
-from provenance.video import Sound, file_sha256, write_mp4
+from provenance.video import Sound, write_mp4
 from provenance.watermark import ALGORITHM, format_watermark_id, new_watermark_id, watermark_frames
 from sitter.errors import SitterError
+from sitter.files import file_sha256
+from sitter.images import SourceImage
 
 log = logging.getLogger(__name__)
 

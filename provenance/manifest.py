@@ -43,10 +43,10 @@ from typing import BinaryIO
 import c2pa
 from cryptography import x509
 
-from consent.sources import SourceImage
 from provenance.errors import BadTrustAnchors, ManifestInvalid, SigningFailed, UnreadableMedia
 from provenance.keys import StudioSigner
 from provenance.video import probe
+from sitter.images import SourceImage
 
 log = logging.getLogger(__name__)
 

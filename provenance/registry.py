@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Boolean, Column, LargeBinary, MetaData, String, Table, select, true
 from sqlalchemy.exc import IntegrityError
 
-from consent.database import connect, create_tables
 from provenance.errors import RegistryMiss
+from sitter.database import connect, create_tables
 
 metadata = MetaData()
 

@@ -29,8 +29,9 @@ from consent import Ledger, RecordNotFound
 from provenance.errors import ManifestInvalid
 from provenance.manifest import ManifestReport, SoundKind, read_manifest
 from provenance.registry import Registry
-from provenance.video import VideoInfo, file_sha256, probe
+from provenance.video import VideoInfo, probe
 from provenance.watermark import WatermarkReading, format_watermark_id, read_watermark
+from sitter.files import file_sha256
 
 UNTRUSTED = "signingCredential.untrusted"  # a valid signature from a signer the verifier was not told to trust
 UNREADABLE = "org.sitter.manifest.unreadable"  # a manifest store too damaged for c2pa to parse

@@ -5,7 +5,6 @@ Frames are RGB uint8 arrays of shape (H, W, 3) everywhere in Sitter. Output is H
 some, as AAC at 48 kHz beside it: inside the MP4, so the C2PA hash that binds the manifest covers it too.
 """
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -68,12 +67,6 @@ def write_mp4(frames: Iterable[np.ndarray], path: Path | str, fps: float, *, crf
         for packet in stream.encode():
             container.mux(packet)
     return count
-
-
-def file_sha256(path: Path | str) -> str:
-    """SHA-256 of a whole file, streamed: what the registry and a verify report identify a clip by."""
-    with Path(path).open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def probe(path: Path | str) -> VideoInfo:

@@ -1,5 +1,6 @@
 """Reading a file a user named, once and bounded: what is hashed is what is used, and a huge file is refused unread."""
 
+import hashlib
 from pathlib import Path
 
 from sitter.errors import SitterError
@@ -23,3 +24,10 @@ def read_bounded(path: Path | str, *, limit: int, what: str, error: type[SitterE
     if len(data) > limit:
         raise error(f"{what} too large: over {limit // 2**20} MB", path)
     return data
+
+
+def file_sha256(path: Path | str) -> str:
+    """SHA-256 of a whole file's bytes, streamed: what the registry, a manifest's sound and a verify report identify a
+    file by (a source image is bound by its pixels instead: sitter.images.pixel_sha256)."""
+    with Path(path).open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

@@ -29,11 +29,11 @@ from consent import (
     Rights,
     receipt,
 )
-from consent.database import normalize
 from consent.ledger import JOINERS
 from engine import PRESETS
 from provenance import Output, VerifyReport, describe, verify
 from provenance.disclosure import Corner, DisclosureStyle
+from sitter.database import normalize
 from sitter.errors import SitterError
 from studio import store
 from studio.demo import run_demo

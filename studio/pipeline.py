@@ -59,9 +59,9 @@ from provenance import (
 )
 from provenance.disclosure import Disclosure, DisclosureStyle
 from provenance.manifest import TRAINED_ALGORITHMIC_MEDIA
-from provenance.video import file_sha256
 from provenance.video import probe as probe_video
 from sitter.errors import SitterError
+from sitter.files import file_sha256
 from studio.errors import BadRequest
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 `upgrade` is what `sitter db upgrade` runs, and what the studio runs by itself before it first opens a
 database (Settings.open_ledger / open_registry): an empty database is created at the newest schema, an
 older one is brought up to it, one made before migrations existed is adopted. It is safe to run from
-several processes at once: the migration holds the store's write lock (consent.database.serialize).
+several processes at once: the migration holds the store's write lock (sitter.database.serialize).
 
 Example:
 
@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from consent.database import connect, normalize
+from sitter.database import connect, normalize
 
 MIGRATIONS = Path(str(files("studio") / "migrations"))
 

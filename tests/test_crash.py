@@ -20,10 +20,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from consent.database import connect
 from provenance import Verdict, read_manifest, verify
 from provenance.registry import Registry
 from provenance.video import read_frames, write_mp4
+from sitter.database import connect
 from studio import store
 
 DATA = Path(__file__).parent / "data"

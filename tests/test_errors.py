@@ -10,6 +10,7 @@ from click.testing import CliRunner
 import consent.errors
 import engine.errors
 import provenance.errors
+import sitter.database
 import sitter.images
 import studio.errors
 import studio.workers
@@ -18,7 +19,8 @@ from studio.cli import cli
 
 DATA = Path(__file__).parent / "data"
 FAMILIES = (BadInput, Refused, CheckFailed)
-MODULES = (consent.errors, engine.errors, provenance.errors, sitter.images, studio.errors, studio.workers)
+MODULES = (consent.errors, engine.errors, provenance.errors, sitter.database, sitter.images, studio.errors,
+           studio.workers)
 ERRORS = sorted({cls for module in MODULES for _, cls in inspect.getmembers(module, inspect.isclass)
                  if issubclass(cls, Exception) and cls.__module__.startswith(tuple(m.__name__ for m in MODULES))},
                 key=lambda cls: cls.__qualname__)

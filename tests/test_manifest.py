@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from consent import Ledger, authorize
-from consent.sources import SourceImage
 from provenance.errors import BadTrustAnchors, ManifestInvalid, SigningFailed, UnreadableMedia
 from provenance.keys import StudioSigner, callback_signer
 from provenance.manifest import (
@@ -26,6 +25,7 @@ from provenance.manifest import (
 )
 from provenance.registry import Registry
 from provenance.video import write_mp4
+from sitter.images import SourceImage
 
 
 @pytest.fixture

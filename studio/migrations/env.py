@@ -11,9 +11,9 @@ import os
 
 from alembic import context
 
-from consent.database import connect, serialize
 from consent.ledger import metadata as ledger_metadata
 from provenance.registry import metadata as registry_metadata
+from sitter.database import connect, serialize
 
 TARGET = [ledger_metadata, registry_metadata]
 

@@ -1,4 +1,5 @@
-"""One way to open the studio's database, whatever the URL: SQLite by default, PostgreSQL for teams.
+"""One way to open the studio's database, whatever the URL: SQLite by default, PostgreSQL for teams. The consent
+ledger and the provenance registry share it, each with its own tables; neither knows the other.
 
 The ledger is a hash chain: every append reads the chain head and writes the next row, so two writers
 must never read the same head. `serialize` makes a write transaction the only one that appends:
@@ -17,11 +18,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
-from consent.errors import InvalidInput
+from sitter.errors import BadInput
 
 BUSY_TIMEOUT_MS = 60_000
 WRITE_LOCK = 0x5174_7e12  # the advisory lock's key on PostgreSQL: any fixed number, the same in every process
 DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}  # bare names: use psycopg 3
+
+
+class BadDatabaseUrl(BadInput):
+    """The database URL is not one Sitter can open: not a URL, another database, or a driver missing."""
 
 
 def connect(url: str) -> Engine:
@@ -58,15 +63,15 @@ def connect(url: str) -> Engine:
 
 
 def normalize(url: str) -> str:
-    """The URL with its driver spelled out (postgresql:// means psycopg 3); InvalidInput for other databases."""
+    """The URL with its driver spelled out (postgresql:// means psycopg 3); BadDatabaseUrl for other databases."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise InvalidInput("the database URL is not a URL: use sqlite:///PATH or postgresql://USER@HOST/DB") from None
+        raise BadDatabaseUrl("the database URL is not a URL: use sqlite:///PATH or postgresql://USER@HOST/DB") from None
     if parsed.drivername in DRIVERS:
         parsed = parsed.set(drivername=DRIVERS[parsed.drivername])
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise InvalidInput(f"Sitter's store runs on SQLite or PostgreSQL, not {parsed.get_backend_name()}")
+        raise BadDatabaseUrl(f"Sitter's store runs on SQLite or PostgreSQL, not {parsed.get_backend_name()}")
     return parsed.render_as_string(hide_password=False)
 
 
@@ -98,4 +103,4 @@ def _postgres(url: str) -> Engine:
     try:
         return create_engine(url, pool_pre_ping=True)
     except (NoSuchModuleError, ModuleNotFoundError):
-        raise InvalidInput("PostgreSQL needs its driver: pip install 'sitter[postgres]' (psycopg 3)") from None
+        raise BadDatabaseUrl("PostgreSQL needs its driver: pip install 'sitter[postgres]' (psycopg 3)") from None
