@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from consent.errors import InvalidInput, SourceNotCovered
-from consent.ledger import Ledger, printable
-from consent.record import Purpose, Record
+from consent.ledger import Ledger
+from consent.record import Purpose, Record, printable
 from consent.sources import SourceImage, fingerprint, read_picture
 
 

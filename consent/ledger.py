@@ -30,7 +30,6 @@ import hashlib
 import json
 import secrets
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -43,7 +42,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Tex
 from consent.errors import InvalidInput, LedgerTampered, RecordNotFound
 from consent.evidence import EvidenceStore, read_evidence
 from consent.keys import LedgerKey
-from consent.record import Artwork, Purpose, Record, Rights, Status, SubjectKind
+from consent.record import Artwork, Purpose, Record, Status, SubjectKind, printable
 from consent.sources import SourceImage, read_picture
 from sitter.database import connect, create_tables, serialize
 
@@ -53,7 +52,6 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 COLUMNS = ("seq", "record_id", "kind", "at", "body", "prev_hash", "hash", "signature")  # of a chain row
 CHECKED_MEMORY = 100_000  # rows remembered as checked (a few tens of MB at most), then forgotten all at once
-JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: part of how Persian, Indic scripts and emoji are written
 SOURCES = "sources"  # the evidence subfolder holding a record's source images
 
 metadata = MetaData()
@@ -176,9 +174,6 @@ class Ledger:
             raise InvalidInput("an artwork record needs its title, creator and rights status")
         if subject is SubjectKind.PERSON and artwork is not None:
             raise InvalidInput("a person record takes no artwork title, creator or rights")
-        if artwork is not None:
-            for what in ("title", "creator", "date", "institution"):
-                printable(getattr(artwork, what), f"the artwork's {what}")
         contact = printable(contact, "contact").strip()
         allowed = _parse_purposes(purposes)
         expiry = _parse_expiry(expires, now)
@@ -527,19 +522,6 @@ def _required(value: str, what: str) -> str:
     return value
 
 
-def printable(value: str, what: str) -> str:
-    """`value` when it has no control or invisible formatting characters; else InvalidInput.
-
-    A newline in a name forges an extra row of `consent list`, an escape sequence rewrites the terminal that shows
-    it, a right-to-left override makes one name read as another. Joiners (U+200C, U+200D) stay: scripts need them.
-    """
-    value = value or ""
-    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") and c not in JOINERS), None)
-    if bad is not None:
-        raise InvalidInput(f"{what} contains a control character (U+{ord(bad):04X}): use plain text")
-    return value
-
-
 def _parse_kind(kind: str) -> SubjectKind:
     try:
         return SubjectKind(kind)
@@ -607,7 +589,7 @@ def _record(record_id: str, events: list[dict], people: dict[str, dict]) -> Reco
     body = grant["body"]
     subject = dict(body["subject"])
     kind = SubjectKind(subject.pop("kind"))
-    artwork = Artwork(**{**subject, "rights": Rights(subject["rights"])}) if kind is SubjectKind.ARTWORK else None
+    artwork = Artwork(**subject) if kind is SubjectKind.ARTWORK else None
     revoked = next((e for e in events if e["kind"] == "revoke"), None)
     erased = next((e for e in events if e["kind"] == "erase"), None)
     return Record(

@@ -21,6 +21,7 @@ from consent.errors import (
     PurposeNotAllowed,
 )
 from consent.sources import SourceImage
+from sitter.text import control_character
 
 
 class Purpose(StrEnum):
@@ -40,6 +41,15 @@ class Purpose(StrEnum):
         except ValueError:
             allowed = ", ".join(p.value for p in cls)
             raise InvalidInput(f"unknown purpose {value!r}: use one of {allowed}") from None
+
+
+def printable(value: str, what: str) -> str:
+    """`value` when it is plain text (sitter.text says why); else InvalidInput naming `what`."""
+    value = value or ""
+    bad = control_character(value)
+    if bad is not None:
+        raise InvalidInput(f"{what} contains a control character (U+{ord(bad):04X}): use plain text")
+    return value
 
 
 # what a refusal for `speech` adds: why it is needed, and the two ways forward
@@ -77,6 +87,19 @@ class Artwork:
     rights: Rights
     date: str = ""
     institution: str = ""
+
+    def __post_init__(self) -> None:
+        """Every artwork is checked where it is made, whoever makes it (the CLI, the studio, a script): plain text,
+        a title and a creator, and a known rights status. InvalidInput naming what is wrong."""
+        for what in ("title", "creator", "date", "institution"):
+            printable(getattr(self, what), f"the artwork's {what}")
+        if not (self.title or "").strip() or not (self.creator or "").strip():
+            raise InvalidInput("an artwork record needs its title and its creator")
+        try:
+            object.__setattr__(self, "rights", Rights(self.rights))
+        except ValueError:
+            allowed = ", ".join(r.value for r in Rights)
+            raise InvalidInput(f"an artwork record needs its rights status: one of {allowed}") from None
 
     def to_dict(self) -> dict:
         return {

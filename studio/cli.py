@@ -7,12 +7,10 @@ Domain errors become one line on stderr, never a traceback.
 
 import dataclasses
 import functools
-import getpass
 import json
 import logging
 import os
 import sys
-import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,19 +20,18 @@ from sqlalchemy.engine import make_url
 
 from consent import (
     Artwork,
-    InvalidInput,
     Ledger,
     LedgerTampered,
     Record,
     Rights,
     receipt,
 )
-from consent.ledger import JOINERS
 from engine import PRESETS
 from provenance import Output, VerifyReport, describe, verify
 from provenance.disclosure import Corner, DisclosureStyle
 from sitter.database import normalize
 from sitter.errors import SitterError
+from sitter.text import shown
 from studio import store
 from studio.demo import run_demo
 from studio.pipeline import ENGINES, MAX_SEED, RenderRequest
@@ -111,7 +108,7 @@ def json_option(command: Callable) -> Callable:
 def operator_option(command: Callable) -> Callable:
     return click.option(
         "--operator",
-        default=lambda: os.environ.get("SITTER_OPERATOR") or getpass.getuser(),
+        default=lambda: click.get_current_context().find_object(Settings).operator,
         show_default="$SITTER_OPERATOR or your login name",
         help="Who is doing this; recorded in the ledger.",
     )(command)
@@ -186,12 +183,8 @@ def consent_add(ledger: Ledger, kind: str, name: str, grantor: str, purposes: tu
         sitter consent add --kind person --name "Ada Example" --grantor "Ada Example" \\
             --purpose marketing --expires 2027-06-30 --evidence form.pdf --image ada.jpg
     """
-    artwork = None
-    if kind == "artwork":
-        if not creator or not rights:
-            raise InvalidInput("an artwork record needs --creator and --rights")
-        artwork = Artwork(title=title or name, creator=creator, rights=Rights(rights), date=made,
-                          institution=institution)
+    artwork = Artwork(title=title or name, creator=creator or "", rights=rights, date=made,
+                      institution=institution) if kind == "artwork" else None
     record = ledger.grant(kind=kind, name=name, grantor=grantor, purposes=purposes, expires=expires,
                           evidence=evidence, images=images, operator=operator, artwork=artwork, contact=contact)
     click.echo(json.dumps(record.to_dict(_now())) if as_json else record.record_id)
@@ -215,7 +208,7 @@ def consent_list(ledger: Ledger, as_json: bool) -> None:
     click.echo(f"{'ID':<16}  {'KIND':<7}  {'STATUS':<7}  {'EXPIRES':<10}  {'IMGS':>4}  {'USES':>4}  "
                f"PURPOSES / SUBJECT")
     for r in records:
-        click.echo(_shown(f"{r.record_id:<16}  {r.kind.value:<7}  {r.status(now).value:<7}  "
+        click.echo(shown(f"{r.record_id:<16}  {r.kind.value:<7}  {r.status(now).value:<7}  "
                           f"{r.expires.isoformat():<10}  {len(r.sources):>4}  {r.uses:>4}  {','.join(r.purposes)} / "
                           f"{r.subject_label()}"))
 
@@ -748,14 +741,7 @@ def _describe(record: Record, now: datetime) -> str:
         *(f"  #{e['seq']:<5} {e['at'][:19]}  {e['kind']:<6}  by {e['body'].get('operator', '-')}"
           for e in record.events),
     ]
-    return "\n".join(map(_shown, lines))
-
-
-def _shown(line: str) -> str:
-    """One line as it is safe to print: control and formatting characters (a newline, an escape sequence, a
-    right-to-left override) written out as \\uXXXX, so that stored text can't forge rows or rewrite the terminal."""
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") and c not in JOINERS else c
-                   for c in line)
+    return "\n".join(map(shown, lines))
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -5,6 +5,7 @@ Read once at the edge (the CLI, the studio) from the environment and passed inwa
   work folders; every command first makes it and all in it owner-only (folders 0700, files 0600);
 - SITTER_DB_URL: the database (default a SQLite file in the data directory; a PostgreSQL URL for teams);
 - SITTER_CONTROLLER: the organisation named as data controller on consent receipts;
+- SITTER_OPERATOR: who acts, recorded with every ledger event, unless a command says (default: the login name);
 - SITTER_SIGNING_CHAIN, SITTER_SIGNING_KEY (and optionally SITTER_TRUST_ANCHOR, SITTER_TSA_URL): the
   production C2PA certificate chain and key; without them a development CA is created on first use;
 - SITTER_VGG19_WEIGHTS, SITTER_VGGFACE_WEIGHTS: state dict files of the perceptual networks the neural
@@ -15,6 +16,7 @@ Read once at the edge (the CLI, the studio) from the environment and passed inwa
   listens on and localhost: the public name behind a reverse proxy (studio/app/hosts.py says why).
 """
 
+import getpass
 import os
 import stat
 from collections.abc import Mapping
@@ -32,15 +34,12 @@ from provenance import (
     development_trust_anchor,
     sweep,
 )
+from studio import store
 from studio.errors import HomeNotPrivate, LedgerKeyMissing
-from studio.store import upgrade
 
 if TYPE_CHECKING:
     from studio.pipeline import Studio
     from studio.workers import Runner
-
-
-_MIGRATED: set[str] = set()  # database URLs this process has brought up to date
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ class Settings:
     vggface_weights: Path | None = None
     ray_address: str | None = None
     allowed_hosts: tuple[str, ...] = ()
+    operator: str = ""  # who acts when a command or page does not say: $SITTER_OPERATOR, else the login name
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -70,7 +70,8 @@ class Settings:
                    path("SITTER_VGG19_WEIGHTS"), path("SITTER_VGGFACE_WEIGHTS"),
                    ray_address=env.get("SITTER_RAY_ADDRESS") or None,
                    allowed_hosts=tuple(host.strip() for host in env.get("SITTER_ALLOWED_HOSTS", "").split(",")
-                                       if host.strip()))
+                                       if host.strip()),
+                   operator=env.get("SITTER_OPERATOR") or _login_name())
 
     @property
     def keys_dir(self) -> Path:
@@ -110,11 +111,10 @@ class Settings:
 
     def _prepare_store(self) -> None:
         """What every command does first: the data directory and all in it made owner-only, the database migrated
-        to this version's schema (once a process), and the work folders of renders that died swept."""
+        to this version's schema (when it is behind), and the work folders of renders that died swept."""
         self._make_private()
-        if self.database_url not in _MIGRATED:
-            upgrade(self.database_url)
-            _MIGRATED.add(self.database_url)
+        if not store.is_current(self.database_url):
+            store.upgrade(self.database_url)
         if any(self.work_dir.iterdir()):
             with Registry(self.database_url) as registry:
                 sweep(self.work_dir, registry)
@@ -197,6 +197,15 @@ class Settings:
 
 
 # helpers
+
+
+def _login_name() -> str:
+    """The user's login name, or "" where the system knows none (a container running as an unnamed uid): the
+    ledger then refuses to record a use until someone says who acts."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
 
 
 def _owner_only(path: Path) -> None:

@@ -14,7 +14,7 @@ from consent import Ledger
 from engine.speech import available as espeak_installed
 from provenance import Verdict, verify
 from provenance.video import probe, read_frames, write_mp4
-from studio.app.common import IMAGES
+from studio.app.uploads import IMAGES
 from studio.settings import Settings
 
 DATA = Path(__file__).parent / "data"

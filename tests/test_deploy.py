@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from engine.faces import _weight_files
 from studio.app import server
-from studio.app.common import MAX_UPLOAD_MB
+from studio.app.uploads import MAX_UPLOAD_MB
 
 ROOT = Path(__file__).parents[1]
 DEPLOY = ROOT / "deploy"

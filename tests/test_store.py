@@ -46,6 +46,22 @@ def test_db_upgrade_creates_the_schema_the_code_describes(url: str) -> None:
         engine.dispose()
 
 
+def test_the_head_every_command_checks_for_is_the_newest_migration(url: str, tmp_path: Path) -> None:
+    assert store.HEAD == store.head()
+    assert not store.is_current(url)  # an empty database
+    store.upgrade(url)
+    assert store.is_current(url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:  # a database at an older revision is behind, and the studio upgrades it
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+    finally:
+        engine.dispose()
+    assert not store.is_current(url)
+    Settings(tmp_path / "home", url).open_registry().close()
+    assert store.is_current(url)
+
+
 def test_upgrading_an_up_to_date_database_changes_nothing(url: str) -> None:
     assert sitter(url, "db", "upgrade").exit_code == 0
     again = json.loads(sitter(url, "db", "upgrade", "--json").output)

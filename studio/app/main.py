@@ -6,7 +6,7 @@ OIDC login (st.login), and otherwise ask for a local name that every ledger even
 
 import streamlit as st
 
-from studio.app.common import default_operator, login_configured, signed_in
+from studio.app.session import default_operator, login_configured, signed_in
 
 st.set_page_config(page_title="Sitter studio", page_icon=":material/record_voice_over:", layout="wide")
 

@@ -2,7 +2,7 @@
 
 XSRF protection stays on, usage statistics stay off (the studio works offline), the toolbar shows no
 developer menu, the file watcher is off (the app is installed code, not a script being edited), and the
-server's upload limit is the largest of the per-kind limits in common.py, which the pages enforce one by one.
+server's upload limit is the largest of the per-kind limits in uploads.py, which the pages enforce one by one.
 
 Against DNS rebinding, the studio answers only requests addressed to its allowed hosts: the address it listens on
 (unless that is every interface, 0.0.0.0), localhost, and those a deployment adds. Streamlit runs under
@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from importlib.resources import files
 from pathlib import Path
 
-from studio.app.common import MAX_UPLOAD_MB
 from studio.app.hosts import EVERY_INTERFACE, LOCALHOST, host_name
+from studio.app.uploads import MAX_UPLOAD_MB
 
 MAIN = Path(str(files("studio") / "app" / "main.py"))
 

@@ -6,7 +6,8 @@ import altair as alt
 import streamlit as st
 
 from consent import LedgerTampered
-from studio.app.common import ledger, reported, studio
+from studio.app.errors import reported
+from studio.app.session import ledger, studio
 
 KINDS = ("grant", "use", "revoke", "erase")
 

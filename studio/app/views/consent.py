@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import streamlit as st
 
 from consent import Artwork, InvalidInput, Purpose, Record, Rights, Status, receipt
-from studio.app.common import EVIDENCE, IMAGES, ledger, operator, reported, save, settings, uploader, workspace
+from studio.app.errors import reported
+from studio.app.session import ledger, operator, settings
+from studio.app.uploads import EVIDENCE, IMAGES, save, uploader, workspace
 
 
 def add_record() -> None:
@@ -46,9 +48,8 @@ def _artwork_fields() -> dict[str, str]:
 
 
 def _artwork(work: dict[str, str], name: str) -> Artwork:
-    if not work["creator"].strip():
-        raise InvalidInput("an artwork record needs its creator")
-    return Artwork(title=work["title"].strip() or name, creator=work["creator"].strip(), rights=Rights(work["rights"]),
+    """The artwork as entered (Artwork checks it), titled by its common name unless a title was given."""
+    return Artwork(title=work["title"].strip() or name, creator=work["creator"].strip(), rights=work["rights"],
                    date=work["date"], institution=work["institution"])
 
 

@@ -16,22 +16,9 @@ from engine.faces import choose_face, draw_landmarks, save_landmarks
 from engine.speech import available as speech_available
 from provenance import Output
 from provenance.disclosure import DisclosureStyle
-from studio.app.common import (
-    AUDIO,
-    CONSENT_PAGE,
-    IMAGES,
-    LANDMARKS,
-    VIDEOS,
-    ledger,
-    operator,
-    reported,
-    save,
-    sentence,
-    settings,
-    studio,
-    uploader,
-    workspace,
-)
+from studio.app.errors import CONSENT_PAGE, reported, sentence
+from studio.app.session import ledger, operator, settings, studio
+from studio.app.uploads import AUDIO, IMAGES, LANDMARKS, VIDEOS, save, uploader, workspace
 from studio.pipeline import ENGINES, RenderRequest
 from studio.workers import WorkerFailed
 

@@ -9,7 +9,9 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from provenance import Verdict, VerifyReport, verify
-from studio.app.common import VIDEOS, lookup, reported, save, settings, uploader, workspace
+from studio.app.errors import reported
+from studio.app.session import lookup, settings
+from studio.app.uploads import VIDEOS, save, uploader, workspace
 
 BANNERS = {
     Verdict.LABELED: st.success,

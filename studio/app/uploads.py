@@ -1,33 +1,21 @@
-"""What every studio page shares: the open studio, who the operator is, uploads within limits, and domain
-errors shown as one sentence in the page.
+"""Uploads within limits: what each kind of file may be, and a private folder that holds them for one run.
 
-The pages are Streamlit scripts run by `main.py` through st.navigation; each imports what it needs from
-here and calls the same library functions as the CLI (the render goes through studio/pipeline.py only).
+The server's own upload limit (studio/app/server.py) is MAX_UPLOAD_MB, the largest of these; the pages enforce
+each kind's own.
 """
 
-import getpass
 import hashlib
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from consent import Ledger
-from provenance import Registry
-from sitter.errors import Refused, SitterError
+from studio.app.session import settings
 from studio.errors import BadRequest
-from studio.settings import Settings
-
-if TYPE_CHECKING:
-    from studio.pipeline import Studio  # imports the engine and torch: only when a page renders
-
-CONSENT_PAGE = "views/consent.py"
 
 
 @dataclass(frozen=True)
@@ -56,64 +44,6 @@ EVIDENCE = UploadRule("evidence", ("pdf", "jpg", "jpeg", "png", "txt", "mp4", "m
 LANDMARKS = UploadRule("landmarks", ("json",), 5)
 AUDIO = UploadRule("audio", ("wav", "mp3", "m4a", "aac", "ogg", "flac"), 50)
 MAX_UPLOAD_MB = max(rule.max_mb for rule in (IMAGES, VIDEOS, EVIDENCE, LANDMARKS, AUDIO))  # the server's own limit
-
-
-# the studio's long-lived objects
-
-
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-@st.cache_resource(show_spinner=False)
-def _studio(key: str, _settings: Settings) -> "Studio":
-    return _settings.open_studio()
-
-
-def studio() -> "Studio":
-    """The studio (ledger, registry, signer, engine) shared by every session of this server."""
-    current = settings()
-    return _studio(repr(current), current)
-
-
-def ledger() -> Ledger:
-    return studio().ledger
-
-
-def lookup() -> tuple[Registry | None, Ledger | None]:
-    """The registry and ledger for verifying, or (None, None) where this server has no studio database:
-    verifying a clip never creates one."""
-    if not settings().has_database():
-        return None, None
-    opened = studio()
-    return opened.registry, opened.ledger
-
-
-# who is acting
-
-
-def login_configured() -> bool:
-    """Whether the deployment set up OIDC login (an [auth] section in secrets.toml): st.user then says."""
-    return "is_logged_in" in st.user.to_dict()
-
-
-def signed_in() -> bool:
-    """Staff pages open when login is not configured (a local studio) or the user has logged in."""
-    return not login_configured() or bool(st.user.get("is_logged_in"))
-
-
-def default_operator() -> str:
-    return os.environ.get("SITTER_OPERATOR") or getpass.getuser()
-
-
-def operator() -> str:
-    """Who is acting, recorded with every ledger event: the logged-in user, else the local name setting."""
-    if login_configured() and st.user.get("is_logged_in"):
-        return str(st.user.get("email") or st.user.get("name") or st.user.get("sub"))
-    return str(st.session_state.get("operator") or default_operator()).strip()
-
-
-# uploads
 
 
 def uploader(rule: UploadRule, label: str, *, key: str, multiple: bool = False,
@@ -147,26 +77,3 @@ def save(uploads: Sequence[UploadedFile], rule: UploadRule, folder: Path) -> lis
         path.write_bytes(data)
         paths.append(path)
     return paths
-
-
-# errors
-
-
-@contextmanager
-def reported() -> Iterator[None]:
-    """Show a domain error as one sentence in the page (the page stays usable); a refusal links to Consent."""
-    try:
-        yield
-    except Refused as err:
-        st.error(sentence(err))
-        st.page_link(CONSENT_PAGE, label="Open Consent to add or renew a record", icon=":material/arrow_forward:")
-    except SitterError as err:
-        st.error(sentence(err))
-
-
-def sentence(err: Exception) -> str:
-    """The error's own message, capitalized and ended. Paths are left out: in the studio they are temporary
-    files the user never named."""
-    text = str(err).strip()
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
