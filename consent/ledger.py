@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, func, select
 
@@ -122,6 +122,8 @@ class Ledger:
 
     Safe to share between threads; several processes may write to the same database at once.
     """
+
+    tables: ClassVar[MetaData] = metadata  # the ledger's tables, for the studio's migrations
 
     def __init__(self, url: str, key: LedgerKey, evidence_dir: Path | str | None = None) -> None:
         if not url:

@@ -26,6 +26,7 @@ Example:
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from sqlalchemy import Boolean, Column, LargeBinary, MetaData, String, Table, select, true
 from sqlalchemy.exc import IntegrityError
@@ -71,6 +72,8 @@ class Entry:
 
 class Registry:
     """Open it on the studio's database URL, call a verb, close it (or use `with`). Thread-safe."""
+
+    tables: ClassVar[MetaData] = metadata  # the registry's table, for the studio's migrations
 
     def __init__(self, url: str) -> None:
         if not url:

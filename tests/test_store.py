@@ -47,7 +47,7 @@ def test_db_upgrade_creates_the_schema_the_code_describes(url: str) -> None:
 
 
 def test_the_head_every_command_checks_for_is_the_newest_migration(url: str, tmp_path: Path) -> None:
-    assert store.HEAD == store.head()
+    assert store.head() == store.HEAD
     assert not store.is_current(url)  # an empty database
     store.upgrade(url)
     assert store.is_current(url)

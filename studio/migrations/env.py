@@ -11,11 +11,11 @@ import os
 
 from alembic import context
 
-from consent.ledger import metadata as ledger_metadata
-from provenance.registry import metadata as registry_metadata
+from consent import Ledger
+from provenance import Registry
 from sitter.database import connect, serialize
 
-TARGET = [ledger_metadata, registry_metadata]
+TARGET = [Ledger.tables, Registry.tables]
 
 
 def migrate(connection: object) -> None:
