@@ -7,8 +7,8 @@ face units (see `FaceFrame`: ~ the outer eye corners' distance) around a point a
 The square's size follows from the landmarks, which `check_landmarks` keeps on or near their image (a face
 spanning at most twice the image's longer side, inside the image give or take its own span), so its side is
 at most ~13 times the image's longer side (~6 times for a real face's proportions: the square is ~3 times
-the face's span). What `cut` allocates is bounded further: only the square itself, never the whole image
-padded out to it, and a square over MAX_CUT px a side is cut from a shrunk copy of the image.
+the face's span). What `crop_square` allocates is bounded further: only the square itself, never the whole
+image padded out to it, and a square over MAX_CUT px a side is cut from a shrunk copy of the image.
 """
 
 from collections.abc import Sequence
@@ -21,14 +21,15 @@ from engine.errors import BadImage, BadLandmarks
 from engine.faces import Detector, choose_face, face_frame, load_image, load_landmarks
 
 CROP_CENTER, CROP_HALF = (0.0, 0.2), 2.3  # face units: the head with room around it
-MAX_CUT = 4096  # px: the largest square `cut` makes before resizing (48 MB of RGB); output sizes go to 4096
+MAX_CUT = 4096  # px: the largest square `crop_square` takes before resizing (48 MB of RGB); output sizes go to 4096
 
 Source = Path | str | np.ndarray
-Given = Path | str | np.ndarray | None  # a source's landmarks: a JSON file, a (68, 2) array, or None to detect
+GivenLandmarks = Path | str | np.ndarray | None  # a source's landmarks: a JSON file, a (68, 2) array, or None to detect
 Square = tuple[int, int, int]  # x0, y0, side, in source image px
 
 
-def paired(sources: Sequence[Source], landmarks: Sequence[Given] | None) -> list[tuple[Source, Given]]:
+def paired(sources: Sequence[Source],
+           landmarks: Sequence[GivenLandmarks] | None) -> list[tuple[Source, GivenLandmarks]]:
     """Each source image with its landmarks entry (None: detect); BadImage / BadLandmarks for bad counts."""
     if not sources:
         raise BadImage("no source image given")
@@ -37,7 +38,7 @@ def paired(sources: Sequence[Source], landmarks: Sequence[Given] | None) -> list
     return list(zip(sources, [None] * len(sources) if landmarks is None else landmarks, strict=True))
 
 
-def find_face(source: Source, given: Given, detector: Detector, *,
+def find_face(source: Source, given: GivenLandmarks, detector: Detector, *,
               min_eye_span: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """A source image (RGB uint8), the (68, 2) landmarks of the face to animate in it, and notes for the user.
 
@@ -58,7 +59,7 @@ def square(face: np.ndarray) -> Square:
     return round(center[0] - side / 2), round(center[1] - side / 2), side
 
 
-def cut(image: np.ndarray, box: Square, size: int) -> tuple[np.ndarray, bool]:
+def crop_square(image: np.ndarray, box: Square, size: int) -> tuple[np.ndarray, bool]:
     """The square `box` of `image` resized to size x size, and whether the image had to be extended (its
     edge replicated) to hold the square."""
     x0, y0, side = box
@@ -79,7 +80,7 @@ def cut(image: np.ndarray, box: Square, size: int) -> tuple[np.ndarray, bool]:
     return crop, padded
 
 
-def into(points: np.ndarray, box: Square, size: int) -> np.ndarray:
+def to_crop_coordinates(points: np.ndarray, box: Square, size: int) -> np.ndarray:
     """Image px (..., 2) -> px of the square `box` cut at size x size (float64)."""
     x0, y0, side = box
     return (np.asarray(points, np.float64) - (x0, y0) + 0.5) * (size / side) - 0.5  # cv2.resize maps pixel centres

@@ -26,6 +26,7 @@ import math
 import reprlib
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -117,6 +118,13 @@ def face_frame(points: np.ndarray) -> FaceFrame:
 def eye_span(points: np.ndarray) -> float:
     """Distance in px between the outer eye corners (36, 45): the usual inter-ocular normalizer."""
     return float(np.hypot(*(points[45] - points[36])))
+
+
+def opening(landmarks: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """(...,) mean distance in px between facing points (upper, lower), such as LIDS or LIPS: how far an
+    eye or the mouth is open."""
+    upper, lower = [p[0] for p in pairs], [p[1] for p in pairs]
+    return np.linalg.norm(landmarks[..., upper, :] - landmarks[..., lower, :], axis=-1).mean(axis=-1)
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,9 +15,9 @@ per-triangle coefficient tables (`cv2.LUT`), and one `cv2.remap`. The eyes and t
 the mesh with maps of their own:
 - an eye that closes keeps its eyeball where it was and lets the lids slide over it (the eye's inside maps
   with the eye corners only), rather than squashing the iris;
-- a mouth that opens wider than in the source shows a texture of the inside of a mouth (dark, with a band
-  of upper teeth for wide openings) rather than stretched lips; the texture sits below the face crop in
-  the same source image, so it costs no second remap.
+- a mouth that opens wider than in the source shows a texture of the inside of a mouth (engine/inner_mouth.py:
+  dark, with a band of upper teeth for wide openings) rather than stretched lips; the texture sits below the
+  face crop in the same source image, so it costs no second remap.
 
 Measured on one core: see bench/bench_warp.py and the "Warp engine" section of bench/RESULTS.md.
 """
@@ -33,7 +33,7 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.spatial import Delaunay
 
-from engine.crop import cut, find_face, into, paired, square
+from engine.crop import crop_square, find_face, paired, square, to_crop_coordinates
 from engine.faces import (
     LEFT_EYE,
     LIDS,
@@ -45,7 +45,10 @@ from engine.faces import (
     Detector,
     FaceFrame,
     face_frame,
+    opening,
 )
+from engine.geometry import SHIFT, fixed_point, similarities
+from engine.inner_mouth import mouth_outline, mouth_texture, texture_affines
 from engine.motion import Motion
 
 logger = logging.getLogger(__name__)
@@ -58,8 +61,6 @@ FOREHEAD_BROWS, FOREHEAD_RISE = (17, 19, 21, 22, 24, 26), 0.35  # forehead point
 REACH_SCALE, REACH_ANGLE, REACH_SHIFT = 0.1, 10 * math.pi / 180, 0.25  # scale 0.9-1.1, +-10 degrees, face units
 MIN_GAP = 0.5  # px: Delaunay needs distinct points, and a closed mouth's inner lips coincide
 MOUTH_FILL_FROM = 1.0  # px: the mouth is filled once it opens this much wider than in the source
-TEXTURE_WIDTH = 1.2  # face units: the mouth texture's width (a mouth is ~0.5 wide, so ~2 texels per px)
-SHIFT = 4  # fractional bits of the vertex coordinates given to cv2's polygon fillers
 
 
 @dataclass(frozen=True)
@@ -128,13 +129,13 @@ class WarpEngine:
         if len(sources) > 1:
             notes.append(f"the warp engine animates the first source image only; {len(sources) - 1} more not used")
         box = square(face)
-        crop, padded = cut(image, box, self.config.size)
-        points = into(face, box, self.config.size)
+        crop, padded = crop_square(image, box, self.config.size)
+        points = to_crop_coordinates(face, box, self.config.size)
         if padded:
             notes.append("the face is close to the image's edge; the edge was extended to frame it")
         for line in notes:
             logger.warning(line)
-        return _identity(crop, points, box, tuple(notes))
+        return _build_identity(crop, points, box, tuple(notes))
 
     def render(self, identity: Identity, motion: Motion) -> Iterator[np.ndarray]:
         """Yield `motion.frames` RGB uint8 frames (size, size, 3): the identity's face moving as `motion` says."""
@@ -245,17 +246,17 @@ def _plan(identity: Identity, motion: Motion) -> _Plan:
     for eye, outline in enumerate((RIGHT_EYE, LEFT_EYE)):
         corners = [outline[0], outline[3]]
         luts[:, :, count + 1 + eye] = _similarity(landmarks[:, corners], identity.landmarks[corners]).reshape(frames, 6)
-        eye_window[:, eye] = _opening(landmarks, LIDS[2 * eye:2 * eye + 2]) <= identity.eye_opening[eye]
-    luts[:, :, count + 3] = _mouth_affines(landmarks, identity.texture).reshape(frames, 6)
+        eye_window[:, eye] = opening(landmarks, LIDS[2 * eye:2 * eye + 2]) <= identity.eye_opening[eye]
+    luts[:, :, count + 3] = texture_affines(landmarks, identity.texture).reshape(frames, 6)
     origin = np.array(identity.roi[:2])
     return _Plan(
         luts=luts,
-        corners=_fixed_point(triangles - origin),
+        corners=fixed_point(triangles - origin),
         painted=np.abs(_signed_area(triangles)) >= 0.5,
-        eyes=_fixed_point(landmarks[:, [RIGHT_EYE, LEFT_EYE]] - origin),
+        eyes=fixed_point(landmarks[:, [RIGHT_EYE, LEFT_EYE]] - origin),
         eye_window=eye_window,
-        mouth=_fixed_point(_mouth_outline(landmarks) - origin),
-        mouth_fill=_opening(landmarks, LIPS) > identity.mouth_opening + MOUTH_FILL_FROM,
+        mouth=fixed_point(mouth_outline(landmarks) - origin),
+        mouth_fill=opening(landmarks, LIPS) > identity.mouth_opening + MOUTH_FILL_FROM,
     )
 
 
@@ -316,36 +317,11 @@ def _similarity(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     a, b = dst[:, 0, 0] + 1j * dst[:, 0, 1], dst[:, 1, 0] + 1j * dst[:, 1, 1]
     a0, b0 = complex(*src[0]), complex(*src[1])
     ratio = (b0 - a0) / (b - a)
-    shift = a0 - ratio * a
-    return np.stack([np.stack([ratio.real, -ratio.imag, shift.real], -1),
-                     np.stack([ratio.imag, ratio.real, shift.imag], -1)], axis=1)
+    return similarities(ratio, a0 - ratio * a)
 
 
-def _mouth_affines(landmarks: np.ndarray, texture: tuple[int, int, int]) -> np.ndarray:
-    """(T, 2, 3): output px -> mouth texture px. The texture hangs from the upper lip's middle (62), turns
-    with the mouth corners (60, 64) and scales with the mouth's width, the same both ways: the teeth keep
-    their shape however far the mouth opens."""
-    top, width, height = texture
-    left, right, upper = landmarks[:, 60], landmarks[:, 64], landmarks[:, 62]
-    span = (right[:, 0] - left[:, 0]) + 1j * (right[:, 1] - left[:, 1])
-    ratio = _TEXTURE_MOUTH * width / span  # scale and turn: mouth axis -> texture rows
-    origin = complex(width / 2, top + _TEXTURE_LIP * height)
-    shift = origin - ratio * (upper[:, 0] + 1j * upper[:, 1])
-    return np.stack([np.stack([ratio.real, -ratio.imag, shift.real], -1),
-                     np.stack([ratio.imag, ratio.real, shift.imag], -1)], axis=1)
-
-
-def _opening(landmarks: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """(...,) mean distance between facing points (upper, lower), px."""
-    upper, lower = [p[0] for p in pairs], [p[1] for p in pairs]
-    return np.linalg.norm(landmarks[..., upper, :] - landmarks[..., lower, :], axis=-1).mean(axis=-1)
-
-
-def _fixed_point(points: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.round(points * (1 << SHIFT)), dtype=np.int32)
-
-
-def _identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int], notes: tuple[str, ...]) -> Identity:
+def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int],
+                    notes: tuple[str, ...]) -> Identity:
     """Mesh the cropped face and build its mouth texture."""
     size = crop.shape[0]
     frame = face_frame(landmarks)
@@ -368,9 +344,8 @@ def _identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int]
     vertices = rest[np.unique(triangles)]
     x0, y0 = np.maximum(np.floor(vertices.min(axis=0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(vertices.max(axis=0)).astype(int) + 2, size)
-    texture_width = round(TEXTURE_WIDTH * frame.scale)
-    texture_height = round(0.9 * texture_width)
-    texture = _mouth_texture(crop, landmarks, texture_width, texture_height)
+    texture = mouth_texture(crop, landmarks, frame.scale)
+    texture_height, texture_width = texture.shape[:2]
     gap = np.repeat(crop[-1:], 2, axis=0)  # keeps bilinear taps at the crop's bottom edge off the texture
     strip = np.zeros((texture_height, size, 3), np.uint8)
     strip[:, :texture_width] = texture
@@ -384,8 +359,8 @@ def _identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int]
         ring=ring,
         roi=(int(x0), int(y0), int(x1), int(y1)),
         texture=(size + len(gap), texture_width, texture_height),
-        eye_opening=np.array([_opening(landmarks, LIDS[:2]), _opening(landmarks, LIDS[2:])]),
-        mouth_opening=float(_opening(landmarks, LIPS)),
+        eye_opening=np.array([opening(landmarks, LIDS[:2]), opening(landmarks, LIDS[2:])]),
+        mouth_opening=float(opening(landmarks, LIPS)),
         crop=box,
         notes=notes,
     )
@@ -432,68 +407,3 @@ def _opened(landmarks: np.ndarray, frame: FaceFrame) -> np.ndarray:
     for upper, lower in LIDS:
         face[upper, 1] = min(face[upper, 1], face[lower, 1] - 0.08)
     return frame.to_image(face)
-
-
-_TEXTURE_MOUTH = 0.8  # the mouth's width spans this much of the texture's
-_TEXTURE_LIP = 0.1  # the upper lip's middle sits this far down the texture
-
-
-def _mouth_outline(landmarks: np.ndarray, samples: int = 4) -> np.ndarray:
-    """(..., 8 * samples, 2) the mouth opening's outline: Catmull-Rom curves through the upper inner lip
-    (60-64) and the lower (64-67, 60), so an open mouth is round rather than an octagon with a V at the
-    bottom. The corners stay sharp: each lip is its own curve."""
-    curves = []
-    for chain in ((60, 61, 62, 63, 64), (64, 65, 66, 67, 60)):
-        points = landmarks[..., list(chain), :]
-        padded = np.concatenate([points[..., :1, :], points, points[..., -1:, :]], axis=-2)
-        s = np.arange(samples)[:, None] / samples
-        for k in range(1, len(chain)):
-            p0, p1, p2, p3 = (padded[..., k + j - 1, None, :] for j in range(4))
-            curves.append(0.5 * (2 * p1 + (p2 - p0) * s + (2 * p0 - 5 * p1 + 4 * p2 - p3) * s**2
-                                 + (3 * p1 - p0 - 3 * p2 + p3) * s**3))
-    return np.concatenate(curves, axis=-2)
-
-
-def _mouth_texture(crop: np.ndarray, landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The inside of an open mouth, drawn once, in the texture frame of `_mouth_affines`: dark red, deeper
-    towards the throat and the corners, with an arch of upper teeth starting a little below the upper lip
-    (so a slightly open mouth is dark and only a wide one shows teeth), tinted by the lips' colour and the
-    face's brightness so a sepia photograph or a dark painting stays itself. Where the source's own mouth is
-    open, its own inside (teeth and all) is used, so the fill continues what the source shows."""
-    outer = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillPoly(outer, [np.round(landmarks[48:60]).astype(np.int32)], 1)
-    inner = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillPoly(inner, [np.round(landmarks[60:68]).astype(np.int32)], 1)
-    lips = crop[(outer > 0) & (inner == 0)].astype(np.float64)
-    lip = np.median(lips, axis=0) if len(lips) else crop.reshape(-1, 3).mean(axis=0)
-    skin = crop[cv2.dilate(outer, np.ones((31, 31), np.uint8)) > 0]
-    light = np.clip(skin.mean() / 150, 0.45, 1.0)
-    mouth = _TEXTURE_MOUTH * width  # texels per mouth width
-    u = ((np.arange(width) - width / 2) / mouth)[None, :]  # mouth widths from the middle
-    v = ((np.arange(height) - _TEXTURE_LIP * height) / mouth)[:, None]  # mouth widths below the upper lip
-    throat = 0.6 * lip + 0.4 * np.array([110.0, 40.0, 40.0])
-    depth = (0.7 - 0.35 * _smooth(v, 0.0, 0.3) + 0.1 * _smooth(v, 0.35, 0.6)) * (1 - 1.4 * u**2).clip(0.3)
-    inside = throat * (light * depth)[..., None]
-    top, bottom = 0.045 + 0.35 * u**2, 0.17 - 0.1 * u**2  # the dental arch: side teeth recede and rise
-    band = _smooth(v, top, top + 0.015) * (1 - _smooth(v, bottom - 0.03, bottom)) * (1 - _smooth(np.abs(u), 0.3, 0.4))
-    seams = np.array([0.0, 0.09, 0.175, 0.25])[:, None, None]  # between incisors, laterals, canines
-    gaps = 1 - 0.12 * np.exp(-(((np.abs(u) - seams) / 0.01) ** 2)).max(axis=0)
-    tooth = (0.8 * np.array([235.0, 230.0, 215.0]) + 0.2 * lip) * light
-    shade = (gaps * (1 - 2.0 * u**2) * (1 - 0.6 * _smooth(v, bottom - 0.08, bottom)))[..., None]
-    texture = inside * (1 - band[..., None]) + tooth * shade * band[..., None]
-    texture = cv2.GaussianBlur(np.clip(texture, 0, 255).astype(np.uint8), (3, 3), 0)
-    if _opening(landmarks, LIPS) < 2.0:
-        return texture
-    into_texture = _mouth_affines(landmarks[None], (0, width, height))[0]
-    own = cv2.warpAffine(crop, into_texture, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    outline = _mouth_outline(landmarks) @ into_texture[:, :2].T + into_texture[:, 2]
-    mask = np.zeros((height, width), np.float32)
-    cv2.fillPoly(mask, [_fixed_point(outline)], 1.0, cv2.LINE_AA, SHIFT)
-    mask = cv2.GaussianBlur(mask, (5, 5), 0)[..., None]
-    return (own * mask + texture * (1 - mask)).astype(np.uint8)
-
-
-def _smooth(x: np.ndarray, start: float, end: float) -> np.ndarray:
-    """0 below `start`, 1 above `end`, smoothstep between."""
-    u = np.clip((x - start) / (end - start), 0.0, 1.0)
-    return u * u * (3 - 2 * u)

@@ -22,7 +22,7 @@ from engine import (
     load_landmarks,
     read_track,
 )
-from engine.crop import MAX_CUT, cut
+from engine.crop import MAX_CUT, crop_square
 from engine.faces import MAX_LANDMARKS_BYTES, MAX_TRACK_BYTES, MAX_TRACK_FRAMES
 from provenance.video import write_mp4
 from studio.settings import Settings
@@ -262,9 +262,9 @@ def test_a_padded_square_is_the_image_edge_replicated_as_before() -> None:
         x0, y0, side = box
         expected = cv2.resize(big[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side], (64, 64),
                               interpolation=cv2.INTER_AREA if side > 64 else cv2.INTER_CUBIC)
-        crop, padded = cut(image, box, 64)
+        crop, padded = crop_square(image, box, 64)
         assert padded and np.array_equal(crop, expected)
-    crop, padded = cut(image, (10, 20, 50), 64)
+    crop, padded = crop_square(image, (10, 20, 50), 64)
     assert not padded and np.array_equal(crop, cv2.resize(image[20:70, 10:60], (64, 64),
                                                           interpolation=cv2.INTER_CUBIC))
 
@@ -272,11 +272,11 @@ def test_a_padded_square_is_the_image_edge_replicated_as_before() -> None:
 def test_a_huge_square_is_cut_from_a_shrunk_image_not_a_padded_one() -> None:
     image = np.full((500, 375, 3), 7, np.uint8)
     image[:, :100] = 200
-    crop, padded = cut(image, (-6000, -6000, 3 * MAX_CUT), 64)  # made at MAX_CUT a side, not 3 times that
+    crop, padded = crop_square(image, (-6000, -6000, 3 * MAX_CUT), 64)  # made at MAX_CUT a side, not 3 times that
     assert padded and crop.shape == (64, 64, 3)
     assert crop[0, 0].tolist() == [200] * 3 and crop[-1, -1].tolist() == [7] * 3  # corners replicated
     # padding the whole image out to this square would take (375 + 2 * 10^6)^2 px: 12 TB
-    crop, padded = cut(image, (-1_000_000, -1_000_000, 2_000_000), 64)
+    crop, padded = crop_square(image, (-1_000_000, -1_000_000, 2_000_000), 64)
     assert padded and crop.shape == (64, 64, 3)  # the image is under a pixel of it: its mean colour
 
 

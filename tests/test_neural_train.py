@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from engine import BadCheckpoint, TrainingDiverged, read_track
-from engine.crop import cut, into, square
+from engine.crop import crop_square, square, to_crop_coordinates
 from engine.neural import ModelConfig, TrainConfig, checkpoint
 from engine.neural.data import episode, load_clips
 from engine.neural.landmarks import landmark_images, to_tensor
@@ -63,8 +63,8 @@ def test_overfitting_one_clip_reconstructs_its_held_out_frames(tmp_path: Path) -
     (folder / "clip.landmarks.json").write_text(json.dumps(
         {"convention": "ibug68", "fps": 15.0, "frames": track.points[~held].tolist()}))
     box = square(np.median(track.points[~held], axis=0))  # the square the training data is cut to
-    truth = to_tensor(np.stack([cut(f, box, 64)[0] for f, h in zip(frames, held, strict=True) if h]))
-    y = landmark_images(into(track.points[held], box, 64), 64)
+    truth = to_tensor(np.stack([crop_square(f, box, 64)[0] for f, h in zip(frames, held, strict=True) if h]))
+    y = landmark_images(to_crop_coordinates(track.points[held], box, 64), 64)
     config = TrainConfig(steps=1, k=4, batch=2, lr_eg=1e-3, lr_d=2e-3, save_every=1000)
     model = ModelConfig(size=64, base=8, max_channels=32, g_downs=2, res_blocks=1)
     out = tmp_path / "clip.pt"

@@ -25,7 +25,7 @@ import av
 import numpy as np
 import torch
 
-from engine.crop import cut, into, square
+from engine.crop import crop_square, square, to_crop_coordinates
 from engine.errors import BadVideo
 from engine.faces import NUM_POINTS, Detector, Track, read_track, track_video
 from engine.neural.landmarks import landmark_images, to_tensor
@@ -133,8 +133,8 @@ def _cut(video: Path, track: Track, size: int) -> tuple[np.ndarray, np.ndarray]:
     for index, image in enumerate(_decoded(video)):
         count += 1
         if index < len(found) and found[index]:
-            frames.append(cut(image, box, size)[0])
-            landmarks.append(into(track.points[index], box, size).astype(np.float32))
+            frames.append(crop_square(image, box, size)[0])
+            landmarks.append(to_crop_coordinates(track.points[index], box, size).astype(np.float32))
     if count != len(track.points):
         raise BadVideo(f"a training video has {count} frames, its landmark track {len(track.points)}", video)
     if len(frames) < 2:

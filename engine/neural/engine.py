@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from engine.crop import Given, Source, cut, find_face, into, paired, square
+from engine.crop import GivenLandmarks, Source, crop_square, find_face, paired, square, to_crop_coordinates
 from engine.faces import MIN_EYE_SPAN, Detector
 from engine.motion import Motion
 from engine.neural import checkpoint
@@ -100,7 +100,7 @@ class NeuralEngine:
         self.embedder, self.generator, self.discriminator = (net.to(self.device).eval() for net in nets)
         self.painter = frozen(self.generator)  # what feed-forward renders paint with
 
-    def prepare(self, sources: Sequence[Source], landmarks: Sequence[Given] | None = None) -> NeuralIdentity:
+    def prepare(self, sources: Sequence[Source], landmarks: Sequence[GivenLandmarks] | None = None) -> NeuralIdentity:
         """Embed the faces of all source images and adapt to them (FF or FT, per `finetune_steps`).
 
         Raises BadImage, BadLandmarks, NoFaceError, FaceTooSmall, WeightsMissing.
@@ -109,9 +109,9 @@ class NeuralEngine:
         for source, given in paired(sources, landmarks):
             image, face, found_notes = find_face(source, given, self.detector, min_eye_span=self.config.min_eye_span)
             box = square(face)
-            crop, padded = cut(image, box, size)
+            crop, padded = crop_square(image, box, size)
             crops.append(crop)
-            faces.append(into(face, box, size))
+            faces.append(to_crop_coordinates(face, box, size))
             notes += found_notes
             if padded:
                 notes.append("a face is close to its image's edge; the edge was extended to frame it")
