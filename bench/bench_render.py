@@ -21,9 +21,8 @@ from results import machine, write_section
 
 from consent import authorize
 from engine import preset
-from provenance import sign_video, verify
-from provenance.disclosure import Disclosure, DisclosureStyle
-from provenance.manifest import ManifestContent
+from provenance import Disclosure, DisclosureStyle, verify
+from provenance.manifest import ManifestContent, sign_video
 from provenance.video import write_mp4
 from provenance.watermark import ALGORITHM, Watermarker, format_watermark_id, new_watermark_id
 from studio.demo import run_demo

@@ -1,11 +1,11 @@
 """The consent gate: nothing is animated unless one consent record covers it, now, for this purpose.
 
-`authorize` is called at the start of every render and returns a Grant; the use is logged right before
-the output is published (`Ledger.record_render`), which checks the record again in the same transaction,
-so a revocation that lands mid-render stops it. The Grant carries the pixels it checked: each source file
-is read once, and what the engine animates is exactly what consent covers. Every
-refusal is a ConsentRefused subclass naming the rule that failed, with record ids and dates only:
-never a name.
+`authorize` is called at the start of every render and returns a Grant. The re-check is
+`Ledger.record_render`: the use is logged right before the output is published, and the record checked
+again in the same transaction, so a revocation that lands mid-render stops it. The Grant carries the
+pixels it checked: each source file is read once, and what the engine animates is exactly what consent
+covers. Every refusal is a ConsentRefused subclass naming the rule that failed, with record ids and dates
+only: never a name.
 """
 
 from collections.abc import Sequence
@@ -27,7 +27,8 @@ class Grant:
 
     `record_hash` is the hash of the record's grant row in the ledger: what a C2PA manifest cites
     (with `record_id`) to prove consent without carrying any personal data. `also` are further purposes
-    the same record allows for this use (`speech`, for a video with sound), rechecked with `purpose`.
+    the same record allows for this use (`speech`, for a video with sound), re-checked with `purpose` when
+    the use is logged (`Ledger.record_render`).
     `pictures` are the source images' pixels, as read and hashed for this grant (one per source, in order):
     the render animates these, not the files, which may have changed since.
     """
@@ -38,15 +39,8 @@ class Grant:
     operator: str
     sources: tuple[SourceImage, ...]
     checked_at: datetime
-    ledger: Ledger = field(repr=False, compare=False)
     also: tuple[Purpose, ...] = ()
     pictures: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
-
-    def recheck(self, now: datetime | None = None) -> None:
-        """Raise the ConsentRefused subclass that now applies, if the record stopped allowing this use."""
-        refusal = self.ledger.get(self.record_id).refusal(self.purpose, now or datetime.now(UTC), also=self.also)
-        if refusal is not None:
-            raise refusal
 
 
 def authorize(
@@ -88,7 +82,7 @@ def authorize(
     for record in covering:
         refusal = record.refusal(wanted, now, also=extra)
         if refusal is None:
-            return Grant(record.record_id, record.grant_hash, wanted, operator.strip(), images, now, ledger, extra,
+            return Grant(record.record_id, record.grant_hash, wanted, operator.strip(), images, now, extra,
                          tuple(p.pixels for p in pictures))
         refusals.append(refusal)
     raise refusals[0]

@@ -1,69 +1,53 @@
-"""provenance/: labels every output (watermark, C2PA manifest, registry) and verifies any clip."""
+"""provenance/: labels every output (watermark, C2PA manifest, registry) and verifies any clip.
 
-from provenance.errors import (
-    BadCaption,
-    BadTrustAnchors,
-    FrameTooSmall,
-    ManifestInvalid,
-    ProvenanceError,
-    RegistryMiss,
-    SigningFailed,
-    SigningMisconfigured,
-    UnreadableMedia,
-    WatermarkNotFound,
-)
+The names here are what the studio's render pipeline, CLI and app use, and the verifier's report. The parts
+behind them (the watermark, the manifest signing, the video encoder) are reached through their modules.
+"""
+
+from provenance.disclosure import Disclosure, DisclosureStyle
+from provenance.errors import ProvenanceError, SigningMisconfigured
 from provenance.keys import (
     StudioSigner,
-    callback_signer,
     certificate_signer,
     describe,
     development_signer,
     development_trust_anchor,
 )
-from provenance.label import Output, inputs_folder, label_and_sign, sweep
 from provenance.manifest import (
+    TRAINED_ALGORITHMIC_MEDIA,
     ManifestReport,
     SoundKind,
     SoundSource,
     declared_source_type,
-    read_manifest,
-    sign_video,
 )
 from provenance.registry import Registry
+from provenance.stage import ConsentRef, Output, inputs_folder, stage, sweep
 from provenance.verify import Verdict, VerifyReport, verify
-from provenance.watermark import read_watermark, watermark_frames
+from provenance.video import probe
 
 __all__ = [
-    "BadCaption",
-    "BadTrustAnchors",
-    "FrameTooSmall",
-    "ManifestInvalid",
+    "TRAINED_ALGORITHMIC_MEDIA",
+    "ConsentRef",
+    "Disclosure",
+    "DisclosureStyle",
     "ManifestReport",
     "Output",
     "ProvenanceError",
     "Registry",
-    "RegistryMiss",
-    "SigningFailed",
     "SigningMisconfigured",
     "SoundKind",
     "SoundSource",
     "StudioSigner",
-    "UnreadableMedia",
     "Verdict",
     "VerifyReport",
-    "WatermarkNotFound",
-    "callback_signer",
     "certificate_signer",
     "declared_source_type",
     "describe",
     "development_signer",
     "development_trust_anchor",
     "inputs_folder",
-    "label_and_sign",
-    "read_manifest",
-    "read_watermark",
-    "sign_video",
+    "probe",
+    "stage",
     "sweep",
     "verify",
-    "watermark_frames",
 ]

@@ -11,10 +11,6 @@ class ProvenanceError(SitterError):
     """Base class of every provenance/ failure."""
 
 
-class WatermarkNotFound(ProvenanceError, CheckFailed):
-    """No frame of the clip carries a Sitter watermark that decodes with a valid check."""
-
-
 class FrameTooSmall(ProvenanceError, BadInput):
     """A frame is smaller than the watermark can carry (under 256x256)."""
 

@@ -6,9 +6,14 @@
     engine.prepare(sources) / engine.render    engine/      -> frames (a text spoken, a recording's voice
                                                                or a driver's motion; and their sound)
     visible disclosure (optional)              provenance/
-    label_and_sign: watermark every frame, encode H.264 (+ AAC sound), sign C2PA, register
-    grant re-checked + the use logged          consent/     (inside label_and_sign, before publishing)
-    atomic rename into place                   provenance/
+    with stage(out) as s:                      provenance/  a private work folder, locked, swept if the render dies
+      s.label: watermark every frame,          provenance/  -> Signed (in memory: nothing on disk yet)
+               encode H.264 (+ AAC sound), sign C2PA
+      s.register: the registry row, pending    provenance/
+      ledger.record_render                     consent/     the grant re-checked and the use logged, in one
+                                                               transaction: a revocation mid-render stops it here
+      s.commit: atomic rename into place,      studio/      (provenance's mechanism: no clobber, fsync'ed)
+                the registry row published
 
 All or nothing: a refusal, a crash or a revocation that lands mid-render leaves no file at the output
 path. There is no option that skips the watermark or the manifest; only the visible caption is optional.
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from consent import Grant, Ledger, Purpose, authorize
+from consent import Ledger, Purpose, authorize
 from engine import (
     Audio,
     BadMotion,
@@ -48,6 +53,10 @@ from engine import (
     voice_mouth,
 )
 from provenance import (
+    TRAINED_ALGORITHMIC_MEDIA,
+    ConsentRef,
+    Disclosure,
+    DisclosureStyle,
     Output,
     Registry,
     SoundKind,
@@ -55,11 +64,9 @@ from provenance import (
     StudioSigner,
     declared_source_type,
     inputs_folder,
-    label_and_sign,
+    probe,
+    stage,
 )
-from provenance.disclosure import Disclosure, DisclosureStyle
-from provenance.manifest import TRAINED_ALGORITHMIC_MEDIA
-from provenance.video import probe as probe_video
 from sitter.errors import SitterError
 from sitter.files import file_sha256
 from studio.errors import BadRequest
@@ -145,25 +152,30 @@ def render(request: RenderRequest, studio: Studio, on_progress: Progress | None 
                           record_id=request.record_id, also=(Purpose.SPEECH,) if sound else ())
         engine = _engine(studio, request)
         identity = engine.prepare(grant.pictures, request.landmarks)  # the pixels consent was checked on
-        take = _take(request, engine.detector, sound)
-        motion = take.motion
+        performance = _performance(request, engine.detector, sound)
+        motion = performance.motion
         frames = engine.render(identity, motion)
         if request.disclosure is not None:
             frames = Disclosure(request.disclosure, request.size, request.size, motion.fps).apply(frames)
         if on_progress is not None:
             frames = _counted(frames, motion.frames, on_progress)
-        return label_and_sign(frames, motion.fps, grant.sources, grant, request.out, signer=studio.signer,
-                              registry=studio.registry, work_dir=studio.work_dir, engine=f"sitter-{request.engine}",
-                              engine_version=version("sitter"), before_publish=_publish_check(studio.ledger, grant),
-                              sound=take.sound, sound_source=take.source, overwrite=request.overwrite)
+        with stage(request.out, registry=studio.registry, work_dir=studio.work_dir, overwrite=request.overwrite) as s:
+            signed = s.label(frames, motion.fps, grant.sources, ConsentRef(grant.record_id, grant.record_hash),
+                             signer=studio.signer, engine=f"sitter-{request.engine}", engine_version=version("sitter"),
+                             sound=performance.sound, sound_source=performance.source)
+            s.register()
+            # the re-check: logging the use refuses a grant revoked or expired since `authorize`, and nothing is out yet
+            studio.ledger.record_render(grant, output_id=signed.output_id, output_sha256=signed.sha256)
+            return s.commit()
 
 
 # helpers
 
 
 @dataclass(frozen=True)
-class _Take:
-    """What the face does, and the sound it does it to with what the manifest will say that sound is."""
+class Performance:
+    """What the face does: its motion, and the sound it is performed to (a text spoken, a recording, a driver's own
+    sound) with what the manifest will say that sound is."""
 
     motion: Motion
     sound: Audio | None = None
@@ -280,7 +292,7 @@ def _config(request: RenderRequest) -> WarpConfig:
         raise BadRequest(str(err)) from None
 
 
-def _take(request: RenderRequest, detector: Detector, sound: SoundKind | None) -> _Take:
+def _performance(request: RenderRequest, detector: Detector, sound: SoundKind | None) -> Performance:
     """The motion and sound the request asks for: a text spoken, a recording lip-synced, or a driver or
     preset's motion (with the driver's own sound when it carries one)."""
     if sound is SoundKind.SYNTHESIZED:
@@ -290,26 +302,26 @@ def _take(request: RenderRequest, detector: Detector, sound: SoundKind | None) -
     motion = _motion(request, detector)
     if sound is SoundKind.DRIVER:
         audio = read_audio(request.driver, until=motion.seconds).cut(motion.seconds)
-        return _Take(motion, audio, _carried(SoundKind.DRIVER, request.driver))
-    return _Take(motion)
+        return Performance(motion, audio, _carried(SoundKind.DRIVER, request.driver))
+    return Performance(motion)
 
 
-def _spoken(request: RenderRequest) -> _Take:
+def _spoken(request: RenderRequest) -> Performance:
     """The text spoken, the mouth on its phonemes; the manifest gets the text's hash, never the text."""
     speech = speak(request.say, language=request.language, voice=request.voice)
     frames = _speech_frames(speech.audio.seconds, request.fps)
     mouth = speech_mouth(speech.phonemes, fps=request.fps, frames=frames)
     text_sha256 = hashlib.sha256(request.say.strip().encode()).hexdigest()
     source = SoundSource(SoundKind.SYNTHESIZED, text_sha256, TRAINED_ALGORITHMIC_MEDIA, speech.synthesizer)
-    return _Take(speaking(mouth, seed=request.seed), speech.audio, source)
+    return Performance(speaking(mouth, seed=request.seed), speech.audio, source)
 
 
-def _recorded(request: RenderRequest) -> _Take:
+def _recorded(request: RenderRequest) -> Performance:
     """The recording's voice, the mouth on its loudness and spectrum."""
     audio = read_audio(request.audio, until=MAX_SECONDS + 1)
     frames = _speech_frames(audio.seconds, request.fps)
     mouth = voice_mouth(audio, fps=request.fps, frames=frames)
-    return _Take(speaking(mouth, seed=request.seed), audio, _carried(SoundKind.RECORDING, request.audio))
+    return Performance(speaking(mouth, seed=request.seed), audio, _carried(SoundKind.RECORDING, request.audio))
 
 
 def _speech_frames(seconds: float, fps: float) -> int:
@@ -341,21 +353,10 @@ def _motion(request: RenderRequest, detector: Detector) -> Motion:
 
 def _check_track_fits(track: Track, video: Path) -> None:
     """An imported track must be this video's: same frame count, as the fixtures' format promises."""
-    info = probe_video(video)
+    info = probe(video)
     if info.frames and info.frames != len(track.points):
         raise BadMotion(f"the driver's landmark track has {len(track.points)} frames, the video {info.frames}",
                         video)
-
-
-def _publish_check(ledger: Ledger, grant: Grant) -> Callable[[Output], None]:
-    """After everything that can fail for the input's sake, before any signed file is written (label_and_sign):
-    log the use, which re-checks the grant in the same write transaction, so a revocation that landed during the
-    render refuses it and the output never appears."""
-
-    def check(output: Output) -> None:
-        ledger.record_render(grant, output_id=output.output_id, output_sha256=output.sha256)
-
-    return check
 
 
 def _counted(frames: Iterable[np.ndarray], total: int, on_progress: Progress) -> Iterator[np.ndarray]:

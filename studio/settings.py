@@ -87,7 +87,7 @@ class Settings:
 
     @property
     def work_dir(self) -> Path:
-        """Renders' private work folders (provenance/label.py), swept at every start when their render died."""
+        """Renders' private work folders (provenance/stage.py), swept at every start when their render died."""
         return self.home / "work"
 
     def open_ledger(self) -> Ledger:

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from servers import missing
 
-from provenance import BadCaption, disclosure
+from provenance import disclosure
 from provenance.disclosure import Corner, Disclosure, DisclosureStyle
+from provenance.errors import BadCaption
 from provenance.video import read_frames
 from sitter.errors import BadInput
 from studio.pipeline import RenderRequest, render

@@ -38,7 +38,7 @@ def test_a_covered_image_for_an_allowed_purpose_is_granted(ledger: Ledger, add, 
     assert (grant.record_id, grant.purpose, grant.operator) == (record.record_id, "exhibit", "alice")
     assert grant.record_hash == record.grant_hash
     assert {s.sha256 for s in grant.sources} == {s.sha256 for s in record.sources}
-    grant.recheck()
+    ledger.record_render(grant, output_id="out-1")
     assert authorize(ledger, images[1:2], "marketing", "alice").record_id == record.record_id
 
 
@@ -111,7 +111,7 @@ def test_a_use_with_sound_needs_one_record_that_also_allows_speech(ledger: Ledge
     assert ledger.record_render(grant, output_id="out-1").events[-1]["body"]["also"] == ["speech"]
     ledger.revoke(speaking.record_id, reason="no more talking", operator="alice")
     with pytest.raises(ConsentRevoked):
-        grant.recheck()
+        ledger.record_render(grant, output_id="out-2")
 
 
 def test_a_resaved_copy_is_covered_and_an_edited_one_is_not(ledger: Ledger, add, portrait: Path,
@@ -133,7 +133,7 @@ def test_recheck_catches_a_revocation_that_lands_after_authorize(ledger: Ledger,
     grant = authorize(ledger, images[:1], "marketing", "alice")
     ledger.revoke(record.record_id, reason="mid-render", operator="bob")
     with pytest.raises(ConsentRevoked):
-        grant.recheck()
+        ledger.record_render(grant, output_id="out-1")
 
 
 def test_refusals_never_carry_personal_data(ledger: Ledger, add, images: list[Path]) -> None:

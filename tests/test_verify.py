@@ -1,4 +1,4 @@
-"""label_and_sign publishes only fully labeled videos, and verify tells every kind of clip apart."""
+"""A stage publishes only fully labeled videos, and verify tells every kind of clip apart."""
 
 import json
 from pathlib import Path
@@ -10,15 +10,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from consent import ConsentRevoked, Ledger, authorize
-from provenance import (
-    FrameTooSmall,
-    Registry,
-    UnreadableMedia,
-    Verdict,
-    label_and_sign,
-    read_manifest,
-    verify,
-)
+from provenance import ConsentRef, Registry, Verdict, stage, verify
+from provenance.errors import FrameTooSmall, UnreadableMedia
+from provenance.manifest import read_manifest
 from provenance.video import read_frames, write_mp4
 from studio.cli import cli
 
@@ -48,12 +42,20 @@ def grant(ledger: Ledger, add, portrait: Path):
 
 
 @pytest.fixture
-def publish(grant, signer, registry, portrait: Path, tmp_path: Path):
-    def publish(out: Path | None = None, frames=None, before_publish=None):
-        return label_and_sign(portrait_frames(portrait) if frames is None else frames, FPS, grant.sources, grant,
-                              out or tmp_path / "outputs" / "video.mp4", signer=signer, registry=registry,
-                              work_dir=tmp_path / "work", engine="test-engine", engine_version="1",
-                              before_publish=before_publish)
+def publish(grant, signer, registry, ledger, portrait: Path, tmp_path: Path):
+    """The render pipeline's steps from frames on: label, register, re-check and log the use, commit. `meanwhile`
+    runs just before the re-check."""
+
+    def publish(out: Path | None = None, frames=None, meanwhile=None):
+        with stage(out or tmp_path / "outputs" / "video.mp4", registry=registry, work_dir=tmp_path / "work") as s:
+            signed = s.label(portrait_frames(portrait) if frames is None else frames, FPS, grant.sources,
+                             ConsentRef(grant.record_id, grant.record_hash), signer=signer, engine="test-engine",
+                             engine_version="1")
+            s.register()
+            if meanwhile is not None:
+                meanwhile()
+            ledger.record_render(grant, output_id=signed.output_id, output_sha256=signed.sha256)
+            return s.commit()
 
     return publish
 
@@ -142,13 +144,12 @@ def test_an_unmarked_video_is_unlabeled(portrait: Path, tmp_path: Path, registry
 
 
 def test_a_revocation_before_publishing_leaves_nothing(publish, ledger, grant, registry, tmp_path: Path) -> None:
-    def revoke_then_recheck(output) -> None:
+    def revoke() -> None:
         ledger.revoke(grant.record_id, reason="withdrawn mid-render", operator="tester")
-        grant.recheck()
 
     out = tmp_path / "outputs" / "video.mp4"
     with pytest.raises(ConsentRevoked):
-        publish(out, before_publish=revoke_then_recheck)
+        publish(out, meanwhile=revoke)
     assert list(out.parent.iterdir()) == []
     assert registry.entries() == []
 
