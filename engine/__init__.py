@@ -21,10 +21,21 @@ from engine.errors import (
     TrainingDiverged,
     WeightsMissing,
 )
-from engine.faces import Detector, Track, check_landmarks, load_image, load_landmarks, read_track, track_video
+from engine.faces import (
+    Detector,
+    Track,
+    check_landmarks,
+    choose_face,
+    draw_landmarks,
+    load_image,
+    load_landmarks,
+    read_track,
+    save_landmarks,
+    track_video,
+)
 from engine.motion import PRESETS, Motion, from_track, preset, speaking
 from engine.mouth import Mouth
-from engine.speech import Phoneme, Speech, speak
+from engine.speech import Phoneme, Speech, can_speak, speak
 from engine.visemes import speech_mouth
 from engine.warp import Identity, WarpConfig, WarpEngine
 
@@ -54,7 +65,10 @@ __all__ = [
     "WarpConfig",
     "WarpEngine",
     "WeightsMissing",
+    "can_speak",
     "check_landmarks",
+    "choose_face",
+    "draw_landmarks",
     "from_track",
     "has_sound",
     "lip_sync",
@@ -63,6 +77,7 @@ __all__ = [
     "preset",
     "read_audio",
     "read_track",
+    "save_landmarks",
     "speak",
     "speaking",
     "speech_mouth",

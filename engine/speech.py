@@ -71,7 +71,7 @@ def speak(text: str, *, language: str = "en", voice: str | None = None) -> Speec
     return _espeak(LIBRARY).speak(text, language, voice)
 
 
-def available() -> bool:
+def can_speak() -> bool:
     """Whether espeak-ng can be loaded here (the studio offers speaking a text only then)."""
     try:
         _espeak(LIBRARY)

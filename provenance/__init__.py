@@ -4,7 +4,7 @@ The names here are what the studio's render pipeline, CLI and app use, and the v
 behind them (the watermark, the manifest signing, the video encoder) are reached through their modules.
 """
 
-from provenance.disclosure import Disclosure, DisclosureStyle
+from provenance.disclosure import Corner, Disclosure, DisclosureStyle
 from provenance.errors import ProvenanceError, SigningMisconfigured
 from provenance.keys import (
     StudioSigner,
@@ -28,6 +28,7 @@ from provenance.video import probe
 __all__ = [
     "TRAINED_ALGORITHMIC_MEDIA",
     "ConsentRef",
+    "Corner",
     "Disclosure",
     "DisclosureStyle",
     "ManifestReport",

@@ -27,8 +27,7 @@ from consent import (
     receipt,
 )
 from engine import PRESETS
-from provenance import Output, VerifyReport, describe, verify
-from provenance.disclosure import Corner, DisclosureStyle
+from provenance import Corner, DisclosureStyle, Output, VerifyReport, describe, verify
 from sitter.database import normalize
 from sitter.errors import SitterError
 from sitter.text import shown
@@ -494,8 +493,7 @@ def train_command(settings: Settings, data: Path, out: Path, resume: bool, **opt
         sitter train --data talking/ --out heads.pt --steps 20000
         torchrun --standalone --nproc_per_node=8 -m studio.cli train --data talking/ --out heads.pt
     """
-    from engine.neural import ModelConfig, TrainConfig  # imports torch: only for this command
-    from engine.neural.train import train
+    from engine.neural import ModelConfig, TrainConfig, meta_learn  # imports torch: only for this command
 
     given = {name: value for name, value in options.items() if value is not None}
     model_options = {name: given.pop(name) for name in ("size", "base", "max_channels", "res_blocks", "g_downs")
@@ -511,7 +509,8 @@ def train_command(settings: Settings, data: Path, out: Path, resume: bool, **opt
     config = TrainConfig(**given, **{name: str(path) for name, path in weights.items() if path})
     _log_info("engine.neural")
     with _progress_bar("training") as progress:
-        history = train(data, out, config, model, resume=resume, on_step=lambda done, total, _: progress(done, total))
+        history = meta_learn(data, out, config, model, resume=resume,
+                             on_step=lambda done, total, _: progress(done, total))
     if history and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks and writes
         last = history[-1]
         click.echo(f"wrote {out}: step {config.steps}, G loss {last['g']:.4g}, D loss {last['d']:.4g}")

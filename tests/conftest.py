@@ -172,12 +172,11 @@ def talking_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trained(talking_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, float]]]:
     """A tiny neural engine checkpoint (32 px, 8 to 32 channels) meta-learned for 30 steps on `talking_data`
     (at 10x the paper's learning rates, so that 30 steps show), and the losses of each step."""
-    from engine.neural import ModelConfig, TrainConfig
-    from engine.neural.train import train
+    from engine.neural import ModelConfig, TrainConfig, meta_learn
 
     out = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
     config = TrainConfig(steps=30, k=2, batch=2, lr_eg=5e-4, lr_d=2e-3, save_every=30)
     with one_torch_thread():
-        history = train(talking_data, out, config, ModelConfig(size=32, base=8, max_channels=32, g_downs=2,
+        history = meta_learn(talking_data, out, config, ModelConfig(size=32, base=8, max_channels=32, g_downs=2,
                                                                res_blocks=1))
     return out, history

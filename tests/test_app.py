@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import engine.speech
 from consent import Ledger
-from engine.speech import available as espeak_installed
+from engine import can_speak as espeak_installed
 from provenance import Verdict, verify
 from provenance.video import probe, read_frames, write_mp4
 from studio.app.uploads import IMAGES

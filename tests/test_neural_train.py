@@ -16,7 +16,7 @@ from engine.neural import ModelConfig, TrainConfig, checkpoint
 from engine.neural.data import episode, load_clips
 from engine.neural.landmarks import landmark_images, to_tensor
 from engine.neural.losses import PIXEL, ContentLoss, LossWeights
-from engine.neural.train import gan_step, train
+from engine.neural.train import gan_step, meta_learn
 from provenance.video import read_frames, write_mp4
 
 DATA = Path(__file__).parent / "data"
@@ -68,17 +68,17 @@ def test_overfitting_one_clip_reconstructs_its_held_out_frames(tmp_path: Path) -
     config = TrainConfig(steps=1, k=4, batch=2, lr_eg=1e-3, lr_d=2e-3, save_every=1000)
     model = ModelConfig(size=64, base=8, max_channels=32, g_downs=2, res_blocks=1)
     out = tmp_path / "clip.pt"
-    train(folder, out, config, model)
+    meta_learn(folder, out, config, model)
     before = _held_out_error(out, folder, y, truth)
-    train(folder, out, replace(config, steps=30), resume=True)
+    meta_learn(folder, out, replace(config, steps=30), resume=True)
     after = _held_out_error(out, folder, y, truth)
     assert after < 0.6 * before, (before, after)
 
 
 def test_a_resumed_run_takes_the_same_next_step(talking_data: Path, tmp_path: Path) -> None:
-    whole = train(talking_data, tmp_path / "whole.pt", QUICK, TINY)
-    first = train(talking_data, tmp_path / "split.pt", replace(QUICK, steps=2), TINY)
-    rest = train(talking_data, tmp_path / "split.pt", QUICK, resume=True)
+    whole = meta_learn(talking_data, tmp_path / "whole.pt", QUICK, TINY)
+    first = meta_learn(talking_data, tmp_path / "split.pt", replace(QUICK, steps=2), TINY)
+    rest = meta_learn(talking_data, tmp_path / "split.pt", QUICK, resume=True)
     assert first == whole[:2] and rest == whole[2:]  # exactly: model, optimizers, data stream and RNG restored
     assert checkpoint.load(tmp_path / "split.pt")["step"] == 3
 
@@ -104,22 +104,22 @@ def test_mismatched_checkpoints_are_refused_in_one_line(talking_data: Path, trai
     resumed = tmp_path / "resumed.pt"
     resumed.write_bytes(path.read_bytes())
     with pytest.raises(BadCheckpoint, match="the checkpoint's model has size=32, this run asks size=64"):
-        train(talking_data, resumed, QUICK, replace(TINY, size=64), resume=True)
+        meta_learn(talking_data, resumed, QUICK, replace(TINY, size=64), resume=True)
     other = tmp_path / "other"
     other.mkdir()
     for video in sorted(talking_data.glob("person_*"))[:4]:  # two of the three people
         (other / video.name).write_bytes(video.read_bytes())
     with pytest.raises(BadCheckpoint, match="trained on other videos"):
-        train(other, resumed, QUICK, resume=True)
+        meta_learn(other, resumed, QUICK, resume=True)
     with pytest.raises(BadCheckpoint, match="already at the output path"):
-        train(talking_data, resumed, QUICK, TINY)
+        meta_learn(talking_data, resumed, QUICK, TINY)
 
 
 def test_training_runs_when_a_library_switched_autograd_off(talking_data: Path, tmp_path: Path) -> None:
     previous = torch.is_grad_enabled()
     torch.set_grad_enabled(False)  # what face-alignment once did, globally
     try:
-        history = train(talking_data, tmp_path / "no-grad.pt", replace(QUICK, steps=2), TINY)
+        history = meta_learn(talking_data, tmp_path / "no-grad.pt", replace(QUICK, steps=2), TINY)
     finally:
         torch.set_grad_enabled(previous)
     assert all(h["g_applied"] and h["d_applied"] for h in history)
@@ -146,7 +146,7 @@ def test_non_finite_losses_skip_the_update_then_stop_training(talking_data: Path
 
     monkeypatch.setattr("engine.neural.train.ContentLoss", Poisoned)
     with pytest.raises(TrainingDiverged, match="at step 3: the gradients were not finite for 3 steps in a row"):
-        train(talking_data, tmp_path / "nan.pt", replace(QUICK, steps=10, max_bad_steps=3), TINY)
+        meta_learn(talking_data, tmp_path / "nan.pt", replace(QUICK, steps=10, max_bad_steps=3), TINY)
     assert not (tmp_path / "nan.pt").exists()
 
 

@@ -24,7 +24,7 @@ from engine import (
     voice_mouth,
 )
 from engine.motion import _MEAN_FACE
-from engine.speech import available
+from engine.speech import can_speak
 from engine.visemes import CONSONANTS, VOWELS, viseme
 from provenance import Verdict, verify
 from provenance.manifest import TRAINED_ALGORITHMIC_MEDIA
@@ -42,7 +42,7 @@ NO_ESPEAK = "espeak-ng is not installed (the Makefile installs it when run as ro
 
 @pytest.fixture
 def espeak() -> None:
-    if not available():
+    if not can_speak():
         missing(NO_ESPEAK)
 
 
@@ -57,7 +57,7 @@ def record(consent_to):
 
 @pytest.fixture(scope="module")
 def speech():
-    if not available():
+    if not can_speak():
         missing(NO_ESPEAK)
     return speak(TEXT)
 

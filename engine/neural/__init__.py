@@ -10,11 +10,12 @@ Neural Talking Head Models" (arXiv 1905.08233). One file per idea, read in this 
     engine.py       NeuralEngine: prepare (FF or FT few-shot adaptation) and render, like the warp engine
 
 Importing this package imports torch; engine/ itself does not, so the CLI starts fast. Training is
-`engine.neural.train.train` (the module keeps the name: `sitter train` runs it).
+`meta_learn` (the paper's meta-learning stage; `sitter train` runs it).
 """
 
 from engine.neural.engine import NeuralConfig, NeuralEngine, NeuralIdentity
 from engine.neural.model import ModelConfig, parameter_counts
-from engine.neural.train import TrainConfig
+from engine.neural.train import TrainConfig, meta_learn
 
-__all__ = ["ModelConfig", "NeuralConfig", "NeuralEngine", "NeuralIdentity", "TrainConfig", "parameter_counts"]
+__all__ = ["ModelConfig", "NeuralConfig", "NeuralEngine", "NeuralIdentity", "TrainConfig", "meta_learn",
+           "parameter_counts"]

@@ -92,7 +92,7 @@ class TrainConfig:
 Progress = Callable[[int, int, dict[str, float]], None]  # (steps done, steps in all, the last step's losses)
 
 
-def train(data: Path | str, out: Path | str, config: TrainConfig = TrainConfig(), model: ModelConfig | None = None,
+def meta_learn(data: Path | str, out: Path | str, config: TrainConfig = TrainConfig(), model: ModelConfig | None = None,
           *, resume: bool = False, on_step: Progress | None = None) -> list[dict[str, float]]:
     """Meta-learn E, G and D on the videos in `data`, writing the checkpoint `out`; the losses of each step.
 

@@ -11,11 +11,17 @@ import numpy as np
 import streamlit as st
 
 from consent import Record, Status, covering
-from engine import PRESETS, check_landmarks, load_image, load_landmarks
-from engine.faces import choose_face, draw_landmarks, save_landmarks
-from engine.speech import available as speech_available
-from provenance import Output
-from provenance.disclosure import DisclosureStyle
+from engine import (
+    PRESETS,
+    can_speak,
+    check_landmarks,
+    choose_face,
+    draw_landmarks,
+    load_image,
+    load_landmarks,
+    save_landmarks,
+)
+from provenance import DisclosureStyle, Output
 from studio.app.errors import CONSENT_PAGE, reported, sentence
 from studio.app.session import ledger, operator, settings, studio
 from studio.app.uploads import AUDIO, IMAGES, LANDMARKS, VIDEOS, save, uploader, workspace
@@ -138,7 +144,7 @@ def _driver(folder: Path) -> dict | None:
 
 
 def _speech(folder: Path) -> dict | None:
-    if not speech_available():
+    if not can_speak():
         st.warning("Speaking a text needs espeak-ng on the studio's server, which does not have it: install it "
                    "there (apt-get install espeak-ng), or lip-sync a recording instead.")
         return None
