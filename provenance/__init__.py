@@ -25,12 +25,13 @@ from provenance.manifest import (
     ManifestReport,
     SoundKind,
     SoundSource,
+    ValidationState,
     declared_source_type,
     read_manifest,
     sign_video,
 )
 from provenance.registry import Registry
-from provenance.verify import Verdict, VerifyReport, verify
+from provenance.verify import RegistryLookup, SoundReport, Verdict, VerifyReport, verify
 from provenance.watermark import read_watermark, watermark_frames
 
 __all__ = [
@@ -42,13 +43,16 @@ __all__ = [
     "Output",
     "ProvenanceError",
     "Registry",
+    "RegistryLookup",
     "RegistryMiss",
     "SigningFailed",
     "SigningMisconfigured",
     "SoundKind",
+    "SoundReport",
     "SoundSource",
     "StudioSigner",
     "UnreadableMedia",
+    "ValidationState",
     "Verdict",
     "VerifyReport",
     "WatermarkNotFound",
