@@ -62,7 +62,7 @@ def main() -> None:
             whole, output = _timed(lambda: render(request, studio))
             checked, report = _timed(lambda: verify(output.path, trust_anchors=settings.known_trust_anchors(),
                                                     registry=studio.registry, ledger=studio.ledger))
-    assert report.verdict == "labeled" and report.sound["declared"]["kind"] == "synthesized-speech", report.summary
+    assert report.verdict == "labeled" and report.sound.declared.kind == "synthesized-speech", report.summary
     section = _report(rows, speech.audio.seconds, output.frames, spoken, moved, whole, checked)
     print(section)
     write_section(section)

@@ -14,12 +14,14 @@ from consent.errors import (
     SourceNotCovered,
     UnreadableImage,
 )
+from consent.event import Event, EventKind
 from consent.gate import Grant, authorize, covering
 from consent.keys import LedgerKey
 from consent.ledger import Fault, Ledger
 from consent.receipt import receipt, verify_receipt
 from consent.record import Artwork, Purpose, Record, Rights, Status, SubjectKind
 from consent.sources import SourceImage, fingerprint
+from consent.status import record_status
 
 __all__ = [
     "Artwork",
@@ -28,6 +30,8 @@ __all__ = [
     "ConsentExpired",
     "ConsentRefused",
     "ConsentRevoked",
+    "Event",
+    "EventKind",
     "Fault",
     "Grant",
     "InvalidInput",
@@ -49,5 +53,6 @@ __all__ = [
     "covering",
     "fingerprint",
     "receipt",
+    "record_status",
     "verify_receipt",
 ]

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, ClassVar
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, func, select
 
 from consent.errors import InvalidInput, LedgerTampered, RecordNotFound
+from consent.event import Event, EventKind
 from consent.evidence import EvidenceStore, read_evidence
 from consent.keys import LedgerKey
 from consent.record import Artwork, Purpose, Record, Status, SubjectKind, printable
@@ -208,7 +209,7 @@ class Ledger:
                     "personal_ref": ref,
                     "operator": operator,
                 }
-                self._append(conn, record_id, "grant", body, now)
+                self._append(conn, record_id, EventKind.GRANT, body, now)
         except BaseException:
             self.evidence.remove(record_id)
             raise
@@ -235,7 +236,7 @@ class Ledger:
                 "output_sha256": output_sha256,
                 "sources": [s.sha256 for s in grant.sources],
             }
-            self._append(conn, grant.record_id, "use", body, now)
+            self._append(conn, grant.record_id, EventKind.USE, body, now)
         return self.get(grant.record_id)
 
     def revoke(self, record_id: str, *, reason: str, operator: str, now: datetime | None = None) -> Record:
@@ -247,7 +248,7 @@ class Ledger:
             if record.status(now) in (Status.REVOKED, Status.ERASED):
                 raise InvalidInput(f"consent record {record_id} is already {record.status(now).value}")
             ref = self._store_personal(conn, record_id, {"reason": reason})
-            self._append(conn, record_id, "revoke", {"operator": operator, "personal_ref": ref}, now)
+            self._append(conn, record_id, EventKind.REVOKE, {"operator": operator, "personal_ref": ref}, now)
         return self.get(record_id)
 
     def erase(self, record_id: str, *, operator: str, now: datetime | None = None) -> Record:
@@ -259,7 +260,7 @@ class Ledger:
             if record.erased_at is not None:
                 raise InvalidInput(f"consent record {record_id} is already erased")
             conn.execute(personal.delete().where(personal.c.record_id == record_id))
-            self._append(conn, record_id, "erase", {"operator": operator}, now)
+            self._append(conn, record_id, EventKind.ERASE, {"operator": operator}, now)
         if self.evidence is not None:
             self.evidence.remove(record_id)
         return self.get(record_id)
@@ -279,26 +280,26 @@ class Ledger:
         """Every record, newest first."""
         with self._engine.connect() as conn:
             ids = conn.execute(
-                select(chain.c.record_id).where(chain.c.kind == "grant").order_by(chain.c.seq.desc())
+                select(chain.c.record_id).where(chain.c.kind == EventKind.GRANT.value).order_by(chain.c.seq.desc())
             ).scalars().all()
             return [self._load(conn, record_id) for record_id in dict.fromkeys(ids)]
 
-    def events(self) -> list[dict]:
-        """The whole chain in order, as plain dicts (for audit timelines and `--json`)."""
+    def events(self) -> list[Event]:
+        """The whole chain in order (for audit timelines; `Event.to_dict` for `--json`)."""
         with self._engine.connect() as conn:
             rows = conn.execute(select(chain).order_by(chain.c.seq)).mappings().all()
-        return [_event(row) for row in rows]
+        return [Event.from_row(row) for row in rows]
 
     def verify(self) -> Fault | None:
         """Walk the chain and the personal data; return the first row that fails (changed, missing, reordered,
         badly signed; personal data edited, moved, deleted or put back after an erasure)."""
-        events: dict[str, list[dict]] = {}
+        events: dict[str, list[Event]] = {}
         with self._engine.connect() as conn:
             walked, fault = self._walk(conn.execute(select(chain).order_by(chain.c.seq)).mappings(), 0, GENESIS)
             if fault is not None:
                 return fault
             for row in walked:
-                events.setdefault(row["record_id"], []).append(_event(row))
+                events.setdefault(row["record_id"], []).append(Event.from_row(row))
             tip = conn.execute(select(head)).mappings().first()
             fault = self._check_head(tip, len(walked), walked[-1]["hash"] if walked else GENESIS)
             if fault is not None:
@@ -341,10 +342,10 @@ class Ledger:
             serialize(conn)
             yield conn
 
-    def _append(self, conn: Connection, record_id: str, kind: str, body: dict, now: datetime) -> None:
+    def _append(self, conn: Connection, record_id: str, kind: EventKind, body: dict, now: datetime) -> None:
         tip = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
         seq, prev = (tip.seq + 1, tip.hash) if tip else (1, GENESIS)
-        row = {"seq": seq, "record_id": record_id, "kind": kind, "at": now.isoformat(),
+        row = {"seq": seq, "record_id": record_id, "kind": kind.value, "at": now.isoformat(),
                "body": canonical(body), "prev_hash": prev}
         row["hash"] = row_hash(row)
         row["signature"] = self.key.sign(row["hash"].encode())
@@ -369,9 +370,9 @@ class Ledger:
         rows = conn.execute(
             select(chain).where(chain.c.record_id == record_id).order_by(chain.c.seq)
         ).mappings().all()
-        if not rows or rows[0]["kind"] != "grant":
+        if not rows or rows[0]["kind"] != EventKind.GRANT:
             raise RecordNotFound(f"no consent record with id {record_id!r}")
-        events = [_event(row) for row in rows]
+        events = [Event.from_row(row) for row in rows]
         people, personal_fault = _people(events, conn.execute(
             select(personal).where(personal.c.record_id == record_id)).mappings().all())
         fault = self._trusted(conn, record_id, rows) or personal_fault
@@ -548,19 +549,14 @@ def _parse_expiry(expires: date | str, now: datetime) -> date:
     return expires
 
 
-def _event(row: "dict") -> dict:
-    return {"seq": row["seq"], "record_id": row["record_id"], "kind": row["kind"], "at": row["at"],
-            "body": json.loads(row["body"]), "hash": row["hash"]}
-
-
-def _people(events: list[dict], rows: Sequence) -> tuple[dict[str, dict], Fault | None]:
+def _people(events: list[Event], rows: Sequence) -> tuple[dict[str, dict], Fault | None]:
     """A record's personal data by reference, each row checked against the salted hash the chain holds.
 
     Returns the rows that verify and the first fault: a row whose data or salt was edited, one the record's
     events do not reference (moved from another record, or put back after an erasure), or a referenced row
     that is missing although the record was never erased."""
-    erased = any(e["kind"] == "erase" for e in events)
-    referenced = {e["body"]["personal_ref"]: e["seq"] for e in events if "personal_ref" in e["body"]}
+    erased = any(e.kind is EventKind.ERASE for e in events)
+    referenced = {e.body["personal_ref"]: e.seq for e in events if "personal_ref" in e.body}
     people, fault = {}, None
     for row in rows:
         seq = referenced.get(row["ref"])
@@ -586,14 +582,14 @@ def _personal_ref(salt: str, data: str) -> str:
         return ""
 
 
-def _record(record_id: str, events: list[dict], people: dict[str, dict]) -> Record:
+def _record(record_id: str, events: list[Event], people: dict[str, dict]) -> Record:
     grant = events[0]
-    body = grant["body"]
+    body = grant.body
     subject = dict(body["subject"])
     kind = SubjectKind(subject.pop("kind"))
     artwork = Artwork(**subject) if kind is SubjectKind.ARTWORK else None
-    revoked = next((e for e in events if e["kind"] == "revoke"), None)
-    erased = next((e for e in events if e["kind"] == "erase"), None)
+    revoked = next((e for e in events if e.kind is EventKind.REVOKE), None)
+    erased = next((e for e in events if e.kind is EventKind.ERASE), None)
     return Record(
         record_id=record_id,
         kind=kind,
@@ -601,13 +597,13 @@ def _record(record_id: str, events: list[dict], people: dict[str, dict]) -> Reco
         expires=date.fromisoformat(body["expires"]),
         evidence_sha256=body["evidence"]["sha256"],
         sources=tuple(SourceImage(**s) for s in body["sources"]),
-        granted_at=datetime.fromisoformat(grant["at"]),
-        grant_hash=grant["hash"],
+        granted_at=datetime.fromisoformat(grant.at),
+        grant_hash=grant.hash,
         artwork=artwork,
         personal=people.get(body["personal_ref"]),
-        revoked_at=datetime.fromisoformat(revoked["at"]) if revoked else None,
-        revoke_reason=people.get(revoked["body"]["personal_ref"], {}).get("reason") if revoked else None,
-        erased_at=datetime.fromisoformat(erased["at"]) if erased else None,
-        uses=sum(e["kind"] == "use" for e in events),
+        revoked_at=datetime.fromisoformat(revoked.at) if revoked else None,
+        revoke_reason=people.get(revoked.body["personal_ref"], {}).get("reason") if revoked else None,
+        erased_at=datetime.fromisoformat(erased.at) if erased else None,
+        uses=sum(e.kind is EventKind.USE for e in events),
         events=tuple(events),
     )

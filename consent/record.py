@@ -20,6 +20,7 @@ from consent.errors import (
     LedgerTampered,
     PurposeNotAllowed,
 )
+from consent.event import Event
 from consent.sources import SourceImage
 from sitter.text import control_character
 
@@ -134,7 +135,7 @@ class Record:
     revoke_reason: str | None = None
     erased_at: datetime | None = None
     uses: int = 0
-    events: tuple[dict, ...] = field(default=(), repr=False)
+    events: tuple[Event, ...] = field(default=(), repr=False)
     fault: "object | None" = None  # a consent.Fault
 
     def status(self, now: datetime) -> Status:

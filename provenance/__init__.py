@@ -18,11 +18,12 @@ from provenance.manifest import (
     ManifestReport,
     SoundKind,
     SoundSource,
+    ValidationState,
     declared_source_type,
 )
 from provenance.registry import Registry
 from provenance.stage import ConsentRef, Output, inputs_folder, stage, sweep
-from provenance.verify import Verdict, VerifyReport, verify
+from provenance.verify import RegistryLookup, SoundReport, Verdict, VerifyReport, verify
 from provenance.video import probe
 
 __all__ = [
@@ -35,10 +36,13 @@ __all__ = [
     "Output",
     "ProvenanceError",
     "Registry",
+    "RegistryLookup",
     "SigningMisconfigured",
     "SoundKind",
+    "SoundReport",
     "SoundSource",
     "StudioSigner",
+    "ValidationState",
     "Verdict",
     "VerifyReport",
     "certificate_signer",

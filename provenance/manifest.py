@@ -82,12 +82,17 @@ class SoundKind(StrEnum):
 
 @dataclass(frozen=True)
 class SoundSource:
-    """What an output's sound is, for its manifest: a hash, never the text or a file name."""
+    """What an output's sound is, for its manifest (and as a manifest declares it): a hash, never the text or a
+    file name."""
 
-    kind: SoundKind
+    kind: SoundKind | str  # read back from a newer Sitter's manifest, a kind this version does not know stays text
     sha256: str  # of the text (UTF-8, surrounding whitespace removed), or of the file the sound came from
     digital_source_type: str | None  # trainedAlgorithmicMedia when synthesized; the original's declared type, if any
     software_agent: str | None = None  # the synthesizer, e.g. "espeak-ng 1.51"
+
+    def to_dict(self) -> dict:
+        return {"kind": str(self.kind), "sha256": self.sha256, "digital_source_type": self.digital_source_type,
+                "software_agent": self.software_agent}
 
 
 @dataclass(frozen=True)
@@ -109,39 +114,72 @@ class ManifestContent:
     sound: SoundSource | None = None  # None: a silent video
 
 
+class ValidationState(StrEnum):
+    """How a manifest store validates, in c2pa's words."""
+
+    TRUSTED = "Trusted"  # signature good, and the signer chains to a given trust anchor
+    VALID = "Valid"  # signature good, signer not trusted: `failures` then holds signingCredential.untrusted
+    INVALID = "Invalid"  # something failed: see `failures`
+
+
+@dataclass(frozen=True)
+class Ingredient:
+    """A source image as a manifest names it: its title ("source-1", ...) and the SHA-256 of its pixels."""
+
+    title: str | None
+    relationship: str | None  # inputTo, for Sitter's outputs
+    sha256: str | None  # what consent records bind; None in a manifest Sitter did not write
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ConsentClaim:
+    """The consent a manifest cites: a record id and its grant row's hash in the ledger, never a name."""
+
+    record_id: str | None = None
+    record_hash: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"record_hash": self.record_hash, "record_id": self.record_id}  # as c2pa reports them: sorted
+
+
 @dataclass(frozen=True)
 class ManifestReport:
     """What a file's manifest store says and whether it validates. `present=False` means no manifest.
 
-    `validation_state` is "Trusted" (signature good, signer chains to a given trust anchor), "Valid"
-    (signature good, signer not trusted: `failures` then holds signingCredential.untrusted) or
-    "Invalid" (something failed: see `failures`). The other fields are read from the active manifest
-    as it stands; when the state is "Invalid" they may have been tampered with.
+    The fields after `validation_state` and `failures` are read from the active manifest as it stands;
+    when the state is INVALID they may have been tampered with.
     """
 
     present: bool
     embedded: bool = False  # False when the store came from elsewhere (the registry's copy)
-    validation_state: str | None = None
+    validation_state: ValidationState | None = None
     failures: tuple[str, ...] = ()  # validation failure codes, e.g. assertion.bmffHash.mismatch
     signer: str | None = None  # the signing certificate's common name
     issuer: str | None = None  # its issuer's organization
     claim_generator: str | None = None
     engine: str | None = None
     digital_source_type: str | None = None
-    ingredients: tuple[dict, ...] = ()  # {"title", "relationship", "sha256"} each; the sound's is in `sound`
-    sound: dict | None = None  # {"kind", "sha256", "digital_source_type", "software_agent"}; None: no sound declared
-    consent: dict | None = None  # {"record_id", "record_hash"}
+    ingredients: tuple[Ingredient, ...] = ()  # the source images; the sound's ingredient is in `sound`
+    sound: SoundSource | None = None  # None: no sound declared
+    consent: ConsentClaim | None = None
     watermark_id: str | None = None
     watermark_alg: str | None = None
     store_json: str = field(default="", repr=False)  # the whole manifest store, as c2pa reports it
 
     @property
     def trusted(self) -> bool:
-        return self.validation_state == "Trusted"
+        return self.validation_state is ValidationState.TRUSTED
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["trusted"] = self.trusted
+        data = {**asdict(self),
+                "validation_state": str(self.validation_state) if self.validation_state else None,
+                "ingredients": [i.to_dict() for i in self.ingredients],
+                "sound": self.sound.to_dict() if self.sound else None,
+                "consent": self.consent.to_dict() if self.consent else None,
+                "trusted": self.trusted}
         data["store"] = json.loads(data.pop("store_json")) if self.store_json else None
         return data
 
@@ -227,7 +265,8 @@ def declared_source_type(path: Path | str) -> str | None:
         report = read_manifest(path)
     except (UnreadableMedia, ManifestInvalid):
         return None
-    return report.digital_source_type if report.validation_state in ("Valid", "Trusted") else None
+    return (report.digital_source_type
+            if report.validation_state in (ValidationState.VALID, ValidationState.TRUSTED) else None)
 
 
 # helpers: building
@@ -340,10 +379,12 @@ def _report(store: dict, store_json: str, embedded: bool) -> ManifestReport:
     created = next((a for a in actions.get("actions", []) if a.get("action") == CREATED), {})
     blocks = (_assertion(active, SOFT_BINDING) or {}).get("blocks") or [{}]
     signature = active.get("signature_info", {})
+    consent = _assertion(active, CONSENT)
+    state = store.get("validation_state")
     return ManifestReport(
         present=True,
         embedded=embedded,
-        validation_state=store.get("validation_state"),
+        validation_state=ValidationState(state) if state else None,
         failures=tuple(f["code"] for f in results.get("failure", [])),
         signer=signature.get("common_name"),
         issuer=signature.get("issuer"),
@@ -351,19 +392,20 @@ def _report(store: dict, store_json: str, embedded: bool) -> ManifestReport:
         engine=_agent(created.get("softwareAgent")),
         digital_source_type=created.get("digitalSourceType"),
         ingredients=tuple(
-            {"title": i.get("title"), "relationship": i.get("relationship"),
-             "sha256": (i.get("metadata") or {}).get(PIXELS, {}).get("sha256")}
+            Ingredient(title=i.get("title"), relationship=i.get("relationship"),
+                       sha256=(i.get("metadata") or {}).get(PIXELS, {}).get("sha256"))
             for i in active.get("ingredients", []) if SOUND not in (i.get("metadata") or {})
         ),
         sound=_sound(active, actions),
-        consent=_assertion(active, CONSENT),
+        consent=None if consent is None else ConsentClaim(record_id=consent.get("record_id"),
+                                                          record_hash=consent.get("record_hash")),
         watermark_id=blocks[0].get("value"),
         watermark_alg=(_assertion(active, SOFT_BINDING) or {}).get("alg"),
         store_json=store_json,
     )
 
 
-def _sound(active: dict, actions: dict) -> dict | None:
+def _sound(active: dict, actions: dict) -> SoundSource | None:
     """The sound a Sitter manifest declares: its ingredient's metadata and the action that cites it."""
     ingredient = next((i for i in active.get("ingredients", []) if SOUND in (i.get("metadata") or {})), None)
     if ingredient is None:
@@ -372,12 +414,17 @@ def _sound(active: dict, actions: dict) -> dict | None:
     action = next((a for a in actions.get("actions", []) if any(
         str(ref.get("url", "")).endswith(cited) for ref in (a.get("parameters") or {}).get("ingredients", []))), {})
     metadata = ingredient["metadata"][SOUND]
-    return {
-        "kind": metadata.get("kind"),
-        "sha256": metadata.get("sha256"),
-        "digital_source_type": action.get("digitalSourceType"),
-        "software_agent": _agent(action.get("softwareAgent")),
-    }
+    return SoundSource(kind=_sound_kind(metadata.get("kind")), sha256=metadata.get("sha256"),
+                       digital_source_type=action.get("digitalSourceType"),
+                       software_agent=_agent(action.get("softwareAgent")))
+
+
+def _sound_kind(text: str) -> SoundKind | str:
+    """A declared sound's kind; one a newer Sitter added is still reported, as its text."""
+    try:
+        return SoundKind(text)
+    except ValueError:
+        return text
 
 
 def _assertion(manifest: dict, label: str) -> dict | None:

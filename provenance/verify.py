@@ -25,11 +25,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from consent import Ledger, RecordNotFound
+from consent import record_status
 from provenance.errors import ManifestInvalid
-from provenance.manifest import ManifestReport, SoundKind, read_manifest
-from provenance.registry import Registry
-from provenance.video import VideoInfo, probe
+from provenance.manifest import (
+    ConsentClaim,
+    ManifestReport,
+    SoundKind,
+    SoundSource,
+    ValidationState,
+    read_manifest,
+)
+from provenance.registry import Entry, Registry
+from provenance.video import probe
 from provenance.watermark import WatermarkReading, format_watermark_id, read_watermark
 from sitter.files import file_sha256
 
@@ -46,30 +53,101 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
+class FileFacts:
+    """The clip as a file: what a verifier quotes to say which file it examined."""
+
+    sha256: str
+    bytes: int
+    width: int
+    height: int
+    fps: float
+    frames: int  # as the container declares it; 0 when it does not say
+    duration: float  # seconds, 0.0 when unknown
+    has_audio: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Whether the two labels agree: the watermark id the manifest names, and the one the pixels carry."""
+
+    manifest_watermark_id: str | None  # of the cited manifest: the file's own, else the registry's copy
+    watermark_id: str | None  # hex, as decoded; None when no watermark was found
+    match: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RegistryLookup:
+    """What the studio's registry knows of the watermark: the output it names, and its manifest when the file's
+    own was stripped (validated against this file)."""
+
+    available: bool  # False: no registry here to ask
+    entry: Entry | None = None
+    manifest: ManifestReport | None = None  # the recovered one
+
+    @property
+    def found(self) -> bool:
+        return self.entry is not None
+
+    def to_dict(self) -> dict:
+        return {"available": self.available, "found": self.found,
+                "entry": self.entry.to_dict() if self.entry else None,
+                "manifest": self.manifest.to_dict() if self.manifest else None}
+
+
+@dataclass(frozen=True)
+class ConsentStatus:
+    """The consent the cited manifest names, and that record's status today (consent.record_status)."""
+
+    record_id: str | None
+    record_hash: str | None
+    status: str  # active / revoked / expired / erased / ledger does not verify / mismatch / unknown
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SoundReport:
+    """Whether the file has a sound track, and what the cited manifest declares it to be."""
+
+    present: bool
+    declared: SoundSource | None  # None: no manifest, or one that declares no sound
+
+    def to_dict(self) -> dict:
+        return {"present": self.present, "declared": self.declared.to_dict() if self.declared else None}
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """Everything verify found, built once and shown by the CLI (`--json`) and the studio alike."""
 
     verdict: Verdict
     summary: str  # one plain sentence for people
-    file: dict  # sha256, bytes, width, height, fps, frames, duration, has_audio
+    file: FileFacts
     manifest: ManifestReport  # as found in the file (present=False when stripped)
     watermark: WatermarkReading
-    binding: dict  # manifest_watermark_id, watermark_id, match
-    registry: dict  # available, found, entry, manifest (the recovered one, validated against this file)
-    consent: dict  # record_id, record_hash, status: active / revoked / expired / erased / unknown
-    sound: dict  # present (the file has a sound track), declared (the manifest's sound: kind, sha256, ...) or None
+    binding: Binding
+    registry: RegistryLookup
+    consent: ConsentStatus
+    sound: SoundReport
 
     def to_dict(self) -> dict:
         return {
             "verdict": self.verdict.value,
             "summary": self.summary,
-            "file": self.file,
+            "file": self.file.to_dict(),
             "c2pa": self.manifest.to_dict(),
             "watermark": self.watermark.to_dict(),
-            "binding": self.binding,
-            "registry": self.registry,
-            "consent": self.consent,
-            "sound": self.sound,
+            "binding": self.binding.to_dict(),
+            "registry": self.registry.to_dict(),
+            "consent": self.consent.to_dict(),
+            "sound": self.sound.to_dict(),
         }
 
 
@@ -78,10 +156,13 @@ def verify(
     *,
     trust_anchors: Sequence[Path | str] = (),
     registry: Registry | None = None,
-    ledger: Ledger | None = None,
+    ledger: object | None = None,
     now: datetime | None = None,
 ) -> VerifyReport:
-    """Examine the clip at `path`; see the module docstring for the verdicts."""
+    """Examine the clip at `path`; see the module docstring for the verdicts.
+
+    `ledger` is the studio's consent.Ledger; verify only asks it the cited record's status (consent.record_status).
+    """
     path = Path(path)
     info = probe(path)  # raises UnreadableMedia for what is not a video
     manifest = _read_embedded(path, trust_anchors)
@@ -91,28 +172,23 @@ def verify(
     recovered = (read_manifest(path, trust_anchors=trust_anchors, manifest=entry.manifest)
                  if entry is not None and not manifest.present else None)
     cited = manifest if manifest.present else recovered
-    binding = {
-        "manifest_watermark_id": cited.watermark_id if cited else None,
-        "watermark_id": wm_hex,
-        "match": bool(cited and wm_hex and cited.watermark_id == wm_hex),
-    }
+    binding = Binding(
+        manifest_watermark_id=cited.watermark_id if cited else None,
+        watermark_id=wm_hex,
+        match=bool(cited and wm_hex and cited.watermark_id == wm_hex),
+    )
     verdict = _verdict(manifest, watermark, binding, entry is not None)
     consent = _consent(cited, ledger, now or datetime.now(UTC))
     return VerifyReport(
         verdict=verdict,
         summary=_summary(verdict, cited, consent),
-        file=_file(path, info),
+        file=FileFacts(sha256=file_sha256(path), bytes=path.stat().st_size, **asdict(info)),
         manifest=manifest,
         watermark=watermark,
         binding=binding,
-        registry={
-            "available": registry is not None,
-            "found": entry is not None,
-            "entry": entry.to_dict() if entry else None,
-            "manifest": recovered.to_dict() if recovered else None,
-        },
+        registry=RegistryLookup(available=registry is not None, entry=entry, manifest=recovered),
         consent=consent,
-        sound={"present": info.has_audio, "declared": cited.sound if cited else None},
+        sound=SoundReport(present=info.has_audio, declared=cited.sound if cited else None),
     )
 
 
@@ -124,15 +200,16 @@ def _read_embedded(path: Path, trust_anchors: Sequence[Path | str]) -> ManifestR
     try:
         return read_manifest(path, trust_anchors=trust_anchors)
     except ManifestInvalid:
-        return ManifestReport(present=True, embedded=True, validation_state="Invalid", failures=(UNREADABLE,))
+        return ManifestReport(present=True, embedded=True, validation_state=ValidationState.INVALID,
+                              failures=(UNREADABLE,))
 
 
-def _verdict(manifest: ManifestReport, watermark: WatermarkReading, binding: dict, registered: bool) -> Verdict:
+def _verdict(manifest: ManifestReport, watermark: WatermarkReading, binding: Binding, registered: bool) -> Verdict:
     if manifest.present:
         broken = [code for code in manifest.failures if code != UNTRUSTED]
-        if manifest.validation_state == "Invalid" or broken:
+        if manifest.validation_state is ValidationState.INVALID or broken:
             return Verdict.TAMPERED
-        if watermark.found and not binding["match"]:
+        if watermark.found and not binding.match:
             return Verdict.TAMPERED
         return Verdict.LABELED
     if not watermark.found:
@@ -140,25 +217,17 @@ def _verdict(manifest: ManifestReport, watermark: WatermarkReading, binding: dic
     return Verdict.LABELED_STRIPPED if registered else Verdict.WATERMARK_ONLY
 
 
-def _consent(cited: ManifestReport | None, ledger: Ledger | None, now: datetime) -> dict:
-    """The cited record's status today; "unknown" without a ledger or for a record it does not hold."""
-    cited_consent = (cited.consent if cited else None) or {}
-    record_id, record_hash = cited_consent.get("record_id"), cited_consent.get("record_hash")
-    status = "unknown"
-    if ledger is not None and record_id:
-        try:
-            record = ledger.get(record_id)
-        except RecordNotFound:
-            record = None
-        if record is not None:
-            status = record.status(now).value if record.grant_hash == record_hash else "mismatch"
-    return {"record_id": record_id, "record_hash": record_hash, "status": status}
+def _consent(cited: ManifestReport | None, ledger: object | None, now: datetime) -> ConsentStatus:
+    """The consent the cited manifest names, and its status today as the ledger (when there is one) tells it."""
+    claim = (cited.consent if cited else None) or ConsentClaim()
+    return ConsentStatus(claim.record_id, claim.record_hash,
+                         record_status(ledger, claim.record_id, claim.record_hash, now))
 
 
-def _summary(verdict: Verdict, cited: ManifestReport | None, consent: dict) -> str:
+def _summary(verdict: Verdict, cited: ManifestReport | None, consent: ConsentStatus) -> str:
     signer = f", signed by {cited.signer}" if cited and cited.signer else ""
     trust = "" if not cited or cited.trusted else " (signer not in your trust list)"
-    record = f", under consent record {consent['record_id']} ({consent['status']})" if consent["record_id"] else ""
+    record = f", under consent record {consent.record_id} ({consent.status})" if consent.record_id else ""
     sentence = {
         Verdict.LABELED: f"This video was made by AI with Sitter{signer}{trust}{record}.",
         Verdict.LABELED_STRIPPED: (f"This video was made by AI with Sitter; its metadata was stripped, and the "
@@ -169,7 +238,7 @@ def _summary(verdict: Verdict, cited: ManifestReport | None, consent: dict) -> s
                            "watermark. It was altered after it was signed."),
         Verdict.UNLABELED: "No Sitter label found: no C2PA manifest and no Sitter watermark.",
     }[verdict]
-    sound = _SOUNDS.get((cited.sound or {}).get("kind")) if cited and verdict is not Verdict.TAMPERED else None
+    sound = _SOUNDS.get(cited.sound.kind) if cited and cited.sound and verdict is not Verdict.TAMPERED else None
     return f"{sentence} {sound}" if sound else sentence
 
 
@@ -179,6 +248,3 @@ _SOUNDS = {  # what a summary adds for each kind of sound a manifest declares
     SoundKind.DRIVER: "Its sound is the driving performance's own, carried through.",
 }
 
-
-def _file(path: Path, info: VideoInfo) -> dict:
-    return {"sha256": file_sha256(path), "bytes": path.stat().st_size, **asdict(info)}

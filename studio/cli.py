@@ -27,7 +27,7 @@ from consent import (
     receipt,
 )
 from engine import PRESETS
-from provenance import Corner, DisclosureStyle, Output, VerifyReport, describe, verify
+from provenance import Corner, DisclosureStyle, Output, RegistryLookup, SoundReport, VerifyReport, describe, verify
 from sitter.database import normalize
 from sitter.errors import SitterError
 from sitter.text import shown
@@ -226,7 +226,7 @@ def consent_show(ledger: Ledger, record_id: str, as_json: bool) -> None:
     record = ledger.get(record_id)
     now = _now()
     if as_json:
-        click.echo(json.dumps({**record.to_dict(now), "events": list(record.events)}, indent=2))
+        click.echo(json.dumps({**record.to_dict(now), "events": [e.to_dict() for e in record.events]}, indent=2))
         return
     click.echo(_describe(record, now))
 
@@ -668,35 +668,35 @@ def _report_text(report: VerifyReport) -> str:
         lines.append(f"            made by {c2pa.engine} ({c2pa.digital_source_type}), "
                      f"{len(c2pa.ingredients)} source image(s)")
     lines += [
-        f"watermark   {'found ' + report.binding['watermark_id'] if mark.found else 'not found'}, "
+        f"watermark   {'found ' + report.binding.watermark_id if mark.found else 'not found'}, "
         f"confidence {mark.confidence:.2f}, {mark.frames_decoded}/{mark.frames_examined} frames decode alone",
-        f"binding     manifest says {report.binding['manifest_watermark_id'] or '-'}, "
-        f"{'match' if report.binding['match'] else 'no match'}",
+        f"binding     manifest says {report.binding.manifest_watermark_id or '-'}, "
+        f"{'match' if report.binding.match else 'no match'}",
         f"registry    {_registry_text(report.registry)}",
-        f"consent     record {consent['record_id'] or '-'}: {consent['status']}",
+        f"consent     record {consent.record_id or '-'}: {consent.status}",
         f"sound       {_sound_text(report.sound)}",
     ]
     return "\n".join(lines)
 
 
-def _sound_text(sound: dict) -> str:
-    declared = sound["declared"]
+def _sound_text(sound: SoundReport) -> str:
+    declared = sound.declared
     if declared is None:
-        return "a sound track the manifest does not describe" if sound["present"] else "none"
-    source_type = declared["digital_source_type"]
+        return "a sound track the manifest does not describe" if sound.present else "none"
+    source_type = declared.digital_source_type
     made = source_type.rsplit("/", 1)[-1] if source_type else "source type not declared"
-    by = f", by {declared['software_agent']}" if declared["software_agent"] else ""
-    return f"{declared['kind']} ({made}{by}), from sha256:{declared['sha256']}"
+    by = f", by {declared.software_agent}" if declared.software_agent else ""
+    return f"{declared.kind} ({made}{by}), from sha256:{declared.sha256}"
 
 
-def _registry_text(registry: dict) -> str:
-    if not registry["available"]:
+def _registry_text(registry: RegistryLookup) -> str:
+    if not registry.available:
         return "no studio database here"
-    if not registry["found"]:
+    if not registry.found:
         return "no registered output has this watermark"
-    recovered = registry["manifest"]
-    state = f", recovered manifest {recovered['validation_state']}" if recovered else ""
-    return f"output {registry['entry']['output_id']} made {registry['entry']['created_at'][:19]}{state}"
+    recovered = registry.manifest
+    state = f", recovered manifest {recovered.validation_state}" if recovered else ""
+    return f"output {registry.entry.output_id} made {registry.entry.created_at.isoformat()[:19]}{state}"
 
 
 def _print_revision(info: dict, as_json: bool) -> None:
@@ -737,7 +737,7 @@ def _describe(record: Record, now: datetime) -> str:
         *(f"  - sha256:{s.sha256} ({s.width}x{s.height})" for s in record.sources),
         f"uses        {record.uses}",
         "history",
-        *(f"  #{e['seq']:<5} {e['at'][:19]}  {e['kind']:<6}  by {e['body'].get('operator', '-')}"
+        *(f"  #{e.seq:<5} {e.at[:19]}  {e.kind:<6}  by {e.body.get('operator', '-')}"
           for e in record.events),
     ]
     return "\n".join(map(shown, lines))

@@ -105,7 +105,7 @@ def test_a_record_added_in_the_page_is_on_the_ledger_and_can_be_revoked(page, le
     [record] = ledger.records()
     assert f"Recorded consent record {record.record_id}" in texts(at, "success")
     assert record.purposes == ("marketing", "speech") and record.personal["subject"] == "Ada Example"
-    assert ledger.events()[-1]["body"]["operator"] == "desk-1"
+    assert ledger.events()[-1].body["operator"] == "desk-1"
     assert len(ledger.source_images(record.record_id)) == 1
 
     at.selectbox(key="chosen").set_value(record.record_id)
@@ -189,8 +189,8 @@ def test_a_render_in_the_page_comes_out_labeled_and_offered_for_download(page, l
     assert download.proto.label == "Download the video" and at.get("video")
     assert "Labeled and signed" in texts(at, "success")
     report = verify(video, trust_anchors=settings.known_trust_anchors())
-    assert report.verdict is Verdict.LABELED and report.consent["record_id"] == record_id
-    assert ledger.get(record_id).uses == 1 and ledger.events()[-1]["body"]["operator"] == "desk-1"
+    assert report.verdict is Verdict.LABELED and report.consent.record_id == record_id
+    assert ledger.get(record_id).uses == 1 and ledger.events()[-1].body["operator"] == "desk-1"
 
 
 def test_imported_landmarks_can_be_nudged_before_rendering(page, consented) -> None:
@@ -221,7 +221,7 @@ def test_a_records_kept_images_render_under_the_local_operator_name(page, ledger
     assert not at.error, texts(at, "error")
     assert len(list(settings.outputs_dir.glob("*.mp4"))) == 1
     use = ledger.events()[-1]
-    assert (use["kind"], use["record_id"], use["body"]["operator"]) == ("use", record_id, "Ines at desk 2")
+    assert (use.kind, use.record_id, use.body["operator"]) == ("use", record_id, "Ines at desk 2")
 
 
 def test_a_text_spoken_in_the_page_needs_speech_consent_and_comes_out_with_sound(page, consented,
@@ -244,7 +244,7 @@ def test_a_text_spoken_in_the_page_needs_speech_consent_and_comes_out_with_sound
     [video] = settings.outputs_dir.glob("*.mp4")
     assert probe(video).has_audio
     report = verify(video, trust_anchors=settings.known_trust_anchors())
-    assert report.verdict is Verdict.LABELED and report.consent["record_id"] == speaking
+    assert report.verdict is Verdict.LABELED and report.consent.record_id == speaking
 
 
 def test_without_espeak_the_page_says_how_to_get_it_instead_of_offering_to_speak(page, consented,
@@ -392,7 +392,7 @@ def test_a_signed_in_user_is_the_operator_of_what_they_do(page, ledger: Ledger) 
     at.file_uploader(key="add_evidence").set_value(FORM)
     at.file_uploader(key="add_images").set_value([PORTRAIT])
     press(at, "Add record")
-    assert ledger.events()[-1]["body"]["operator"] == "curator@museum.example"
+    assert ledger.events()[-1].body["operator"] == "curator@museum.example"
 
 
 def test_when_login_is_configured_a_visitor_sees_only_verify(page) -> None:

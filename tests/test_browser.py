@@ -123,7 +123,7 @@ def test_consent_then_create_then_verify_in_a_browser(browser_ready: None, studi
     assert report.verdict is Verdict.LABELED
     with settings.open_ledger() as ledger:
         [record] = ledger.records()
-        assert record.uses == 1 and ledger.events()[-1]["body"]["operator"] == "desk-e2e"
+        assert record.uses == 1 and ledger.events()[-1].body["operator"] == "desk-e2e"
     assert all((SHOTS / f"{name}.png").stat().st_size > 10_000 for name in ("1-consent", "2-create", "3-verify",
                                                                              "4-audit"))
 

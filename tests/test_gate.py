@@ -108,7 +108,7 @@ def test_a_use_with_sound_needs_one_record_that_also_allows_speech(ledger: Ledge
     speaking = add(images[:1], purposes=["marketing", "speech"])
     grant = authorize(ledger, images[:1], "marketing", "alice", also=["speech"])
     assert (grant.record_id, grant.purpose, grant.also) == (speaking.record_id, "marketing", ("speech",))
-    assert ledger.record_render(grant, output_id="out-1").events[-1]["body"]["also"] == ["speech"]
+    assert ledger.record_render(grant, output_id="out-1").events[-1].body["also"] == ["speech"]
     ledger.revoke(speaking.record_id, reason="no more talking", operator="alice")
     with pytest.raises(ConsentRevoked):
         ledger.record_render(grant, output_id="out-2")

@@ -16,6 +16,8 @@ from provenance.keys import StudioSigner, callback_signer
 from provenance.manifest import (
     CONSENT,
     TRAINED_ALGORITHMIC_MEDIA,
+    ConsentClaim,
+    Ingredient,
     ManifestContent,
     SoundKind,
     SoundSource,
@@ -51,9 +53,9 @@ def test_the_manifest_says_how_the_video_was_made(signed, signer) -> None:
     assert report.engine == "warp 0.1.0"
     assert report.claim_generator.startswith("Sitter ")
     assert (report.signer, report.issuer) == ("Sitter development signer", "Sitter studio")
-    assert report.ingredients == ({"title": "source-1", "relationship": "inputTo", "sha256": "ab" * 32},
-                                  {"title": "source-2", "relationship": "inputTo", "sha256": "cd" * 32})
-    assert report.consent == {"record_id": "0123456789abcdef", "record_hash": "c" * 64}
+    assert report.ingredients == (Ingredient(title="source-1", relationship="inputTo", sha256="ab" * 32),
+                                  Ingredient(title="source-2", relationship="inputTo", sha256="cd" * 32))
+    assert report.consent == ConsentClaim(record_id="0123456789abcdef", record_hash="c" * 64)
     assert (report.watermark_id, report.watermark_alg) == ("9f3a61c2", "org.sitter.test.1")
     store = report.to_dict()["store"]
     active = store["manifests"][store["active_manifest"]]
@@ -86,8 +88,8 @@ def test_a_sound_track_is_declared_with_its_source_type_and_the_hash_of_what_it_
     sign_video(unsigned, path, _content(sound=sound), signer)
     report = read_manifest(path, trust_anchors=[signer.trust_anchor])
     assert report.trusted and len(report.ingredients) == 2  # the source images; the sound is reported apart
-    assert report.sound == {"kind": "driver-audio", "sha256": "ef" * 32,
-                            "digital_source_type": TRAINED_ALGORITHMIC_MEDIA, "software_agent": None}
+    assert report.sound == SoundSource(kind="driver-audio", sha256="ef" * 32,
+                                       digital_source_type=TRAINED_ALGORITHMIC_MEDIA, software_agent=None)
     assert declared_source_type(unsigned) is None and read_manifest(signed[0]).sound is None
 
 
@@ -132,7 +134,7 @@ def test_a_stripped_clip_is_traced_through_the_registry(tmp_path: Path, signed, 
         entry = registry.get("9f3a61c2")  # the id the watermark decoder would report
     report = read_manifest(stripped, trust_anchors=[signer.trust_anchor], manifest=entry.manifest)
     assert (report.present, report.embedded) == (True, False)
-    assert report.consent == {"record_id": "0123456789abcdef", "record_hash": "c" * 64}
+    assert report.consent == ConsentClaim(record_id="0123456789abcdef", record_hash="c" * 64)
     # the signature still verifies; only the hash of the re-muxed file differs from what was signed
     assert report.validation_state == "Invalid"
     assert report.failures == ("assertion.bmffHash.mismatch",)
@@ -161,12 +163,12 @@ def test_no_personal_data_reaches_the_manifest(tmp_path: Path, ledger: Ledger, a
     text = (report.store_json + store.decode("latin-1")).lower()
     for personal in ("adalind", "testsubject", "gracewell", "grantperson", "example.org", "portrait", "olgaria"):
         assert personal not in text
-    assert report.consent == {"record_id": grant.record_id, "record_hash": grant.record_hash}
+    assert report.consent == ConsentClaim(record_id=grant.record_id, record_hash=grant.record_hash)
     store_json = json.loads(report.store_json)
     active = store_json["manifests"][store_json["active_manifest"]]
     consent = next(a["data"] for a in active["assertions"] if a["label"] == CONSENT)
     assert set(consent) == {"record_id", "record_hash"}
-    assert [i["sha256"] for i in report.ingredients] == [s.sha256 for s in grant.sources]
+    assert [i.sha256 for i in report.ingredients] == [s.sha256 for s in grant.sources]
 
 
 def test_a_failed_signature_leaves_no_output(tmp_path: Path, clip: Path, signer) -> None:

@@ -71,7 +71,7 @@ def test_a_neural_render_is_labeled_and_verifiable(sitter, consented: str, train
         report = verify(out, trust_anchors=settings.known_trust_anchors(), registry=registry, ledger=ledger)
         assert ledger.get(consented).uses == 1
     assert report.verdict is Verdict.LABELED and report.manifest.trusted and report.watermark.found
-    assert report.manifest.engine.startswith("sitter-neural ") and report.consent["record_id"] == consented
+    assert report.manifest.engine.startswith("sitter-neural ") and report.consent.record_id == consented
 
 
 @pytest.mark.parametrize(

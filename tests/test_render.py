@@ -56,7 +56,7 @@ def test_every_portrait_renders_with_every_preset_and_verifies_labeled(sitter, c
         report = verify(out, trust_anchors=settings.known_trust_anchors(), registry=registry, ledger=ledger)
         assert ledger.get(record_id).uses == len(PRESETS)
     assert report.verdict is Verdict.LABELED and report.manifest.trusted
-    assert report.consent["record_id"] == record_id and report.consent["status"] == "active"
+    assert report.consent.record_id == record_id and report.consent.status == "active"
 
 
 @pytest.mark.parametrize("portrait", PORTRAITS)

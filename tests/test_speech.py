@@ -26,7 +26,7 @@ from engine import (
 from engine.motion import _MEAN_FACE
 from engine.speech import can_speak
 from engine.visemes import CONSONANTS, VOWELS, viseme
-from provenance import Verdict, verify
+from provenance import SoundReport, SoundSource, Verdict, verify
 from provenance.manifest import TRAINED_ALGORITHMIC_MEDIA
 from provenance.video import probe, write_mp4
 
@@ -184,7 +184,7 @@ def test_a_silent_render_has_no_sound_track(sitter, record, tmp_path: Path) -> N
     assert sitter(*args(out, "--motion", "idle", "--seconds", "1")).exit_code == 0
     assert not probe(out).has_audio
     report = verify(out)
-    assert report.verdict is Verdict.LABELED and report.sound == {"present": False, "declared": None}
+    assert report.verdict is Verdict.LABELED and report.sound == SoundReport(present=False, declared=None)
     assert report.manifest.sound is None
 
 
@@ -216,8 +216,8 @@ def test_a_recorded_voice_is_the_sound_track_and_an_ingredient(sitter, record, v
     assert sound == pytest.approx(speech.audio.seconds, abs=0.03) and abs(video - sound) <= 1 / FPS
     report = verify(out)
     assert report.verdict is Verdict.LABELED
-    assert report.sound["declared"] == {"kind": "recording", "sha256": hashlib.sha256(voice.read_bytes()).hexdigest(),
-                                        "digital_source_type": None, "software_agent": None}
+    assert report.sound.declared == SoundSource(kind="recording", sha256=hashlib.sha256(voice.read_bytes()).hexdigest(),
+                                                digital_source_type=None, software_agent=None)
     assert "voice.wav" not in report.manifest.store_json  # the file's name may be personal: its hash only
 
 
@@ -231,9 +231,9 @@ def test_a_driving_videos_sound_is_carried_through_in_sync(sitter, record, perfo
     carried = read_audio(out, until=10)
     onset = np.argmax(np.abs(carried.mono()) > 0.1) / carried.rate
     assert onset == pytest.approx(1.0, abs=1 / FPS)  # the tone starts where it did, to within a frame
-    declared = verify(out).sound["declared"]
-    assert declared["kind"] == "driver-audio"
-    assert declared["sha256"] == hashlib.sha256(performance.read_bytes()).hexdigest()
+    declared = verify(out).sound.declared
+    assert declared.kind == "driver-audio"
+    assert declared.sha256 == hashlib.sha256(performance.read_bytes()).hexdigest()
 
 
 def test_a_driver_swapped_mid_render_changes_neither_the_sound_nor_the_hash_the_manifest_names(
@@ -253,7 +253,7 @@ def test_a_driver_swapped_mid_render_changes_neither_the_sound_nor_the_hash_the_
     result = sitter(*args(out, "--driver", performance, "--driver-landmarks", TRACK, "--seconds", "1.6"))
     assert result.exit_code == 0, result.output
     assert performance.read_bytes() != used  # the swap happened
-    assert verify(out).sound["declared"]["sha256"] == hashlib.sha256(used).hexdigest()
+    assert verify(out).sound.declared.sha256 == hashlib.sha256(used).hexdigest()
     assert probe(out).has_audio
 
 
@@ -279,7 +279,7 @@ def test_a_driving_video_without_its_sound_needs_no_speech_consent(sitter, recor
     out = tmp_path / "muted.mp4"
     result = sitter(*args(out, "--driver", performance, "--driver-landmarks", TRACK, "--no-audio"))
     assert result.exit_code == 0, result.output
-    assert not probe(out).has_audio and verify(out).sound["declared"] is None
+    assert not probe(out).has_audio and verify(out).sound.declared is None
 
 
 # errors that say what to do

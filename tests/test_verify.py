@@ -13,6 +13,7 @@ from consent import ConsentRevoked, Ledger, authorize
 from provenance import ConsentRef, Registry, Verdict, stage, verify
 from provenance.errors import FrameTooSmall, UnreadableMedia
 from provenance.manifest import read_manifest
+from provenance.verify import ConsentStatus
 from provenance.video import read_frames, write_mp4
 from studio.cli import cli
 
@@ -69,11 +70,11 @@ def test_a_published_video_verifies_labeled_and_trusted(labeled: Path, grant, si
     report = verify(labeled, trust_anchors=[signer.trust_anchor], registry=registry, ledger=ledger)
     assert report.verdict is Verdict.LABELED
     assert report.manifest.validation_state == "Trusted" and report.manifest.trusted
-    assert report.watermark.found and report.binding["match"]
-    assert report.consent == {"record_id": grant.record_id, "record_hash": grant.record_hash, "status": "active"}
+    assert report.watermark.found and report.binding.match
+    assert report.consent == ConsentStatus(record_id=grant.record_id, record_hash=grant.record_hash, status="active")
     assert report.manifest.digital_source_type.endswith("trainedAlgorithmicMedia")
-    assert [i["sha256"] for i in report.manifest.ingredients] == [s.sha256 for s in grant.sources]
-    assert report.registry["found"] and report.file["frames"] == 50
+    assert [i.sha256 for i in report.manifest.ingredients] == [s.sha256 for s in grant.sources]
+    assert report.registry.found and report.file.frames == 50
     assert "made by AI with Sitter" in report.summary
 
 
@@ -81,7 +82,7 @@ def test_without_the_studio_anchor_it_is_valid_but_untrusted(labeled: Path) -> N
     report = verify(labeled)
     assert report.verdict is Verdict.LABELED
     assert report.manifest.validation_state == "Valid" and not report.manifest.trusted
-    assert report.consent["status"] == "unknown" and not report.registry["available"]
+    assert report.consent.status == "unknown" and not report.registry.available
 
 
 def test_no_personal_data_in_the_manifest(labeled: Path, grant) -> None:
@@ -121,12 +122,12 @@ def test_a_reencoded_copy_is_labeled_stripped_with_its_consent(labeled: Path, tm
     write_mp4(read_frames(labeled), copy, FPS, crf=26)  # what a platform's transcoder does
     report = verify(copy, trust_anchors=[signer.trust_anchor], registry=registry, ledger=ledger)
     assert report.verdict is Verdict.LABELED_STRIPPED
-    assert not report.manifest.present and report.binding["match"]
-    assert report.consent["record_id"] == grant.record_id and report.consent["status"] == "active"
-    assert report.registry["manifest"]["signer"] == "Sitter development signer"
+    assert not report.manifest.present and report.binding.match
+    assert report.consent.record_id == grant.record_id and report.consent.status == "active"
+    assert report.registry.manifest.signer == "Sitter development signer"
     ledger.revoke(grant.record_id, reason="r", operator="tester")
     later = verify(copy, registry=registry, ledger=ledger)
-    assert later.consent["status"] == "revoked"
+    assert later.consent.status == "revoked"
 
 
 def test_a_reencoded_copy_without_the_registry_is_watermark_only(labeled: Path, tmp_path: Path) -> None:

@@ -5,16 +5,16 @@ signatures, and the registry of every output made. Shows ids, hashes and operato
 import altair as alt
 import streamlit as st
 
-from consent import LedgerTampered
+from consent import Event, EventKind, LedgerTampered
 from studio.app.errors import reported
 from studio.app.session import ledger, studio
 
-KINDS = ("grant", "use", "revoke", "erase")
+KINDS = tuple(EventKind)
 
 
-def timeline(events: list[dict]) -> None:
+def timeline(events: list[Event]) -> None:
     kinds = st.multiselect("Show", KINDS, default=list(KINDS), key="kinds")
-    rows = [_row(e) for e in reversed(events) if e["kind"] in kinds]
+    rows = [_row(e) for e in reversed(events) if e.kind in kinds]
     if rows:
         st.altair_chart(_chart(rows), width="stretch")
     st.dataframe(rows, hide_index=True, width="stretch")
@@ -49,19 +49,19 @@ def _chart(rows: list[dict]) -> alt.Chart:
     ).properties(height=160)
 
 
-def _row(event: dict) -> dict:
-    body = event["body"]
-    return {"seq": event["seq"], "at": event["at"][:19].replace("T", " "), "event": event["kind"],
-            "record": event["record_id"], "by": body.get("operator", "-"), "detail": _detail(event["kind"], body)}
+def _row(event: Event) -> dict:
+    body = event.body
+    return {"seq": event.seq, "at": event.at[:19].replace("T", " "), "event": str(event.kind),
+            "record": event.record_id, "by": body.get("operator", "-"), "detail": _detail(event.kind, body)}
 
 
-def _detail(kind: str, body: dict) -> str:
+def _detail(kind: EventKind | str, body: dict) -> str:
     match kind:
-        case "grant":
+        case EventKind.GRANT:
             return f"purposes {', '.join(body['purposes'])}; {len(body['sources'])} image(s); until {body['expires']}"
-        case "use":
+        case EventKind.USE:
             return f"{body['purpose']}: output {body['output_id']}"
-        case "revoke":
+        case EventKind.REVOKE:
             return "consent withdrawn"
     return "personal data and evidence erased"
 

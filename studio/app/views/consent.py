@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import streamlit as st
 
-from consent import Artwork, InvalidInput, Purpose, Record, Rights, Status, receipt
+from consent import Artwork, EventKind, InvalidInput, Purpose, Record, Rights, Status, receipt
 from studio.app.errors import reported
 from studio.app.session import ledger, operator, settings
 from studio.app.uploads import EVIDENCE, IMAGES, save, uploader, workspace
@@ -73,11 +73,11 @@ def show_record(record: Record, now: datetime) -> None:
     images = ledger().source_images(record.record_id)
     if images:
         right.image([str(p) for p in images], width=120)
-    uses = [e for e in record.events if e["kind"] == "use"]
+    uses = [e for e in record.events if e.kind is EventKind.USE]
     st.markdown(f"**Uses** ({len(uses)})")
     if uses:
-        st.dataframe([{"at": e["at"][:19], "purpose": e["body"]["purpose"], "by": e["body"]["operator"],
-                       "output": e["body"]["output_id"]} for e in uses], hide_index=True, width="stretch")
+        st.dataframe([{"at": e.at[:19], "purpose": e.body["purpose"], "by": e.body["operator"],
+                       "output": e.body["output_id"]} for e in uses], hide_index=True, width="stretch")
     if record.fault is not None:
         st.error(f"This record allows nothing and gets no receipt: the consent ledger does not verify "
                  f"({record.fault}). The Audit page checks the whole chain.")

@@ -8,7 +8,7 @@ import json
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from provenance import Verdict, VerifyReport, verify
+from provenance import ManifestReport, Verdict, VerifyReport, verify
 from studio.app.errors import reported
 from studio.app.session import lookup, settings
 from studio.app.uploads import VIDEOS, save, uploader, workspace
@@ -37,23 +37,23 @@ def examine(upload: UploadedFile) -> VerifyReport:
 def show(report: VerifyReport) -> None:
     BANNERS[report.verdict](f"**{report.verdict.value}**: {report.summary}")
     file, c2pa = report.file, report.manifest
-    st.caption(f"{file['width']}x{file['height']}, {file['frames']} frames at {file['fps']:g} fps, "
-               f"{file['bytes'] / 1e6:.1f} MB, sha256 {file['sha256'][:16]}…")
+    st.caption(f"{file.width}x{file.height}, {file.frames} frames at {file.fps:g} fps, "
+               f"{file.bytes / 1e6:.1f} MB, sha256 {file.sha256[:16]}…")
     left, right = st.columns(2)
     with left:
         st.subheader("C2PA manifest")
         if c2pa.present:
-            st.markdown(_manifest_text(c2pa.to_dict()))
+            st.markdown(_manifest_text(c2pa))
         else:
             st.markdown("None in the file (never signed, or stripped).")
-        recovered = report.registry["manifest"]
+        recovered = report.registry.manifest
         if recovered:
             st.subheader("Recovered through the watermark")
             st.markdown(_manifest_text(recovered))
     with right:
         st.subheader("Invisible watermark")
         mark = report.watermark
-        st.markdown(f"{'Found, id ' + report.binding['watermark_id'] if mark.found else 'Not found'}; "
+        st.markdown(f"{'Found, id ' + report.binding.watermark_id if mark.found else 'Not found'}; "
                     f"confidence {mark.confidence:.2f}; {mark.frames_decoded} of {mark.frames_examined} sampled "
                     f"frames decode on their own.")
         if mark.per_frame_scores:
@@ -64,23 +64,23 @@ def show(report: VerifyReport) -> None:
         st.json(report.to_dict())
 
 
-def _manifest_text(c2pa: dict) -> str:
+def _manifest_text(c2pa: ManifestReport) -> str:
     rows = {
-        "validation": f"{c2pa['validation_state']}{'' if c2pa['trusted'] else ' (signer not in the trust list)'}",
-        "signer": f"{c2pa['signer'] or '-'} ({c2pa['issuer'] or '-'})",
-        "made by": f"{c2pa['engine'] or '-'}, {(c2pa['digital_source_type'] or '-').rsplit('/', 1)[-1]}",
-        "source images": str(len(c2pa["ingredients"])),
-        "consent": (c2pa["consent"] or {}).get("record_id") or "-",
-        "watermark": c2pa["watermark_id"] or "-",
+        "validation": f"{c2pa.validation_state}{'' if c2pa.trusted else ' (signer not in the trust list)'}",
+        "signer": f"{c2pa.signer or '-'} ({c2pa.issuer or '-'})",
+        "made by": f"{c2pa.engine or '-'}, {(c2pa.digital_source_type or '-').rsplit('/', 1)[-1]}",
+        "source images": str(len(c2pa.ingredients)),
+        "consent": (c2pa.consent.record_id if c2pa.consent else None) or "-",
+        "watermark": c2pa.watermark_id or "-",
     }
-    if c2pa["failures"]:
-        rows["failures"] = ", ".join(c2pa["failures"])
+    if c2pa.failures:
+        rows["failures"] = ", ".join(c2pa.failures)
     return "\n".join(f"- **{name}**: {value}" for name, value in rows.items())
 
 
 def _scores_over_time(report: VerifyReport) -> dict[str, list[float]]:
     """The sampled frames are spread evenly over the clip: place each score at its time."""
-    scores, duration = report.watermark.per_frame_scores, report.file["duration"] or 0.0
+    scores, duration = report.watermark.per_frame_scores, report.file.duration or 0.0
     return {"seconds": [round((i + 0.5) * duration / len(scores), 2) for i in range(len(scores))],
             "bit accuracy": scores}
 
