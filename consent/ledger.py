@@ -327,11 +327,13 @@ class Ledger:
             raise LedgerTampered(fault, f"the consent ledger does not verify ({fault}), so nothing can be rendered: "
                                         "run sitter consent verify-ledger")
 
-    def require_intact(self) -> None:
-        """Raise LedgerTampered unless the whole chain verifies."""
+    def require_intact(self) -> int:
+        """The number of rows in the chain, all verified (`verify`); LedgerTampered, with its `fault`, if one is not.
+        What `sitter consent verify-ledger` and the Audit page run."""
         fault = self.verify()
         if fault is not None:
             raise LedgerTampered(fault)
+        return len(self.events())
 
     # the one write path
 

@@ -185,6 +185,30 @@ class Record:
         """What stands in for personal data that can't be shown."""
         return "[erased]" if self.erased_at is not None or self.fault is None else "[unverified]"
 
+    def facts(self, now: datetime) -> dict[str, str]:
+        """The record as an operator reads it, label by label, names included: what `sitter consent show` prints and
+        the Consent page lists (each adds its own views of the images and the history)."""
+        personal = self.personal or {}
+        facts = {"record": self.record_id, "kind": self.kind.value, "subject": self.subject_label()}
+        if self.artwork:
+            a = self.artwork
+            facts["artwork"] = f"{a.title} / {a.creator} / {a.date or '-'} / {a.institution or '-'} / {a.rights}"
+        facts |= {
+            "given by": personal.get("grantor", self.missing_label()),
+            "contact": personal.get("contact") or "-",
+            "status": self.status(now).value,
+        }
+        if self.fault is not None:
+            facts["fault"] = str(self.fault)
+        if self.revoke_reason:
+            facts["revoked"] = f"{self.revoked_at:%Y-%m-%d}: {self.revoke_reason}"
+        return facts | {
+            "purposes": ", ".join(self.purposes),
+            "valid until": self.expires.isoformat(),
+            "evidence": f"sha256:{self.evidence_sha256}",
+            "images": str(len(self.sources)),
+        }
+
     def to_dict(self, now: datetime) -> dict:
         """Everything about the record, names included (None once erased): for the operator's eyes only."""
         return {

@@ -273,15 +273,17 @@ def consent_verify_ledger(ledger: Ledger, as_json: bool) -> None:
 
         sitter consent verify-ledger
     """
-    fault = ledger.verify()
-    rows = len(ledger.events()) if fault is None else None
+    try:
+        rows = ledger.require_intact()
+    except LedgerTampered as err:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "rows": None,
+                                   "fault": {"seq": err.fault.seq, "reason": err.fault.reason}}))
+        raise
     if as_json:
-        click.echo(json.dumps({"ok": fault is None, "rows": rows,
-                               "fault": None if fault is None else {"seq": fault.seq, "reason": fault.reason}}))
-    elif fault is None:
+        click.echo(json.dumps({"ok": True, "rows": rows, "fault": None}))
+    else:
         click.echo(f"ledger intact: {rows} rows, every hash link and signature verifies")
-    if fault is not None:
-        raise LedgerTampered(fault)
 
 
 @consent.command("receipt")
@@ -718,27 +720,11 @@ def _now() -> datetime:
 
 def _describe(record: Record, now: datetime) -> str:
     lines = [
-        f"record      {record.record_id}",
-        f"kind        {record.kind.value}",
-        f"subject     {record.subject_label()}",
-    ]
-    if record.artwork:
-        a = record.artwork
-        lines.append(f"artwork     {a.title} / {a.creator} / {a.date or '-'} / {a.institution or '-'} / {a.rights}")
-    lines += [
-        f"grantor     {record.personal['grantor'] if record.personal else record.missing_label()}",
-        f"status      {record.status(now).value}",
-        *([f"fault       {record.fault}"] if record.fault is not None else []),
-        *([f"revoked     {record.revoked_at:%Y-%m-%d}: {record.revoke_reason}"] if record.revoke_reason else []),
-        f"purposes    {', '.join(record.purposes)}",
-        f"expires     {record.expires.isoformat()}",
-        f"evidence    sha256:{record.evidence_sha256}",
-        f"images      {len(record.sources)}",
+        *(f"{label:<12}{value}" for label, value in record.facts(now).items()),
         *(f"  - sha256:{s.sha256} ({s.width}x{s.height})" for s in record.sources),
-        f"uses        {record.uses}",
+        f"{'uses':<12}{record.uses}",
         "history",
-        *(f"  #{e.seq:<5} {e.at[:19]}  {e.kind:<6}  by {e.body.get('operator', '-')}"
-          for e in record.events),
+        *(f"  #{e.seq:<5} {e.at[:19]}  {e.kind:<6}  by {e.body.get('operator', '-')}" for e in record.events),
     ]
     return "\n".join(map(shown, lines))
 

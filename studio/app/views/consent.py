@@ -69,7 +69,7 @@ def find_record(records: list[Record], now: datetime) -> Record | None:
 def show_record(record: Record, now: datetime) -> None:
     st.subheader(f"{record.subject_label()} ({record.status(now).value})")
     left, right = st.columns(2)
-    left.markdown("\n".join(f"- **{k}**: {v}" for k, v in _facts(record, now).items()))
+    left.markdown("\n".join(f"- **{k}**: {v}" for k, v in record.facts(now).items()))
     images = ledger().source_images(record.record_id)
     if images:
         right.image([str(p) for p in images], width=120)
@@ -111,28 +111,6 @@ def erase(record: Record) -> None:
         with reported():
             ledger().erase(record.record_id, operator=operator())
             st.success(f"Erased the personal data of {record.record_id}; the ledger keeps only hashes.")
-
-
-def _facts(record: Record, now: datetime) -> dict[str, str]:
-    personal = record.personal or {}
-    facts = {
-        "record": record.record_id,
-        "kind": record.kind.value,
-        "subject": personal.get("subject", record.missing_label()),
-        "given by": personal.get("grantor", record.missing_label()),
-        "contact": personal.get("contact") or "-",
-        "status": record.status(now).value,
-        "purposes": ", ".join(record.purposes),
-        "valid until": record.expires.isoformat(),
-        "evidence": f"sha256 {record.evidence_sha256[:16]}…",
-        "images": str(len(record.sources)),
-    }
-    if record.artwork:
-        a = record.artwork
-        facts["artwork"] = f"{a.title} / {a.creator} / {a.date or '-'} / {a.institution or '-'} / {a.rights}"
-    if record.revoke_reason:
-        facts["revoked"] = f"{record.revoked_at:%Y-%m-%d}: {record.revoke_reason}"
-    return facts
 
 
 def _row(record: Record, now: datetime) -> dict:
