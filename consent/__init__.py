@@ -1,58 +1,21 @@
-"""consent/: who agreed to what. Records, the tamper-evident ledger, and the gate every render passes."""
+"""consent/: who agreed to what. Records, the tamper-evident ledger, and the gate every render passes.
 
-from consent.errors import (
-    ConsentErased,
-    ConsentError,
-    ConsentExpired,
-    ConsentRefused,
-    ConsentRevoked,
-    InvalidInput,
-    LedgerKeyUnusable,
-    LedgerTampered,
-    PurposeNotAllowed,
-    RecordNotFound,
-    SourceNotCovered,
-    UnreadableImage,
-)
-from consent.event import Event, EventKind
-from consent.gate import Grant, authorize, covering
-from consent.keys import LedgerKey
-from consent.ledger import Fault, Ledger
-from consent.receipt import receipt, verify_receipt
-from consent.record import Artwork, Purpose, Record, Rights, Status, SubjectKind
-from consent.sources import SourceImage, fingerprint
-from consent.status import record_status
+Each name is imported when first used (sitter.lazy): a command that only reads the ledger key loads no database.
+"""
 
-__all__ = [
-    "Artwork",
-    "ConsentErased",
-    "ConsentError",
-    "ConsentExpired",
-    "ConsentRefused",
-    "ConsentRevoked",
-    "Event",
-    "EventKind",
-    "Fault",
-    "Grant",
-    "InvalidInput",
-    "Ledger",
-    "LedgerKey",
-    "LedgerKeyUnusable",
-    "LedgerTampered",
-    "Purpose",
-    "PurposeNotAllowed",
-    "Record",
-    "RecordNotFound",
-    "Rights",
-    "SourceImage",
-    "SourceNotCovered",
-    "Status",
-    "SubjectKind",
-    "UnreadableImage",
-    "authorize",
-    "covering",
-    "fingerprint",
-    "receipt",
-    "record_status",
-    "verify_receipt",
-]
+from sitter.lazy import exports
+
+__all__, __getattr__, __dir__ = exports(__name__, {
+    "consent.errors": ("ConsentErased", "ConsentError", "ConsentExpired", "ConsentRefused", "ConsentRevoked",
+                       "InvalidInput", "LedgerKeyUnusable", "LedgerTampered", "PurposeNotAllowed", "RecordNotFound",
+                       "SourceNotCovered"),
+    "consent.event": ("Event", "EventKind"),
+    "consent.gate": ("Grant", "authorize", "covering"),
+    "consent.keys": ("LedgerKey",),
+    "consent.ledger": ("Fault", "Ledger"),
+    "consent.receipts": ("receipt", "verify_receipt"),
+    "consent.record": ("Artwork", "Purpose", "Record", "Rights", "Status", "SubjectKind"),
+    "consent.sources": ("SourceImage", "fingerprint"),
+    "consent.status": ("record_status",),
+    "sitter.images": ("UnreadableImage",),  # one error for an image file that can't be read, in every part
+})

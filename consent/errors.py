@@ -5,7 +5,6 @@ hashes, purposes and dates.
 """
 
 from sitter.errors import BadInput, CheckFailed, Refused, SitterError
-from sitter.images import UnreadableImage as UnreadableImage  # one error for an unreadable image file, any part
 
 
 class ConsentError(SitterError):

@@ -44,8 +44,8 @@ from consent.event import Event, EventKind
 from consent.evidence import EvidenceStore, read_evidence
 from consent.keys import LedgerKey
 from consent.record import Artwork, Purpose, Record, Status, SubjectKind, printable
-from consent.sources import SourceImage, read_picture
 from sitter.database import connect, create_tables, serialize
+from sitter.sources import SourceImage
 
 if TYPE_CHECKING:
     from consent.gate import Grant
@@ -169,6 +169,8 @@ class Ledger:
 
         Raises InvalidInput (or its UnreadableImage) naming the first unusable value.
         """
+        from consent.sources import read_picture  # the image decoder: only a new record reads images
+
         now = now or _now()
         subject = _parse_kind(kind)
         name, grantor = _required(name, "name"), _required(grantor, "grantor")

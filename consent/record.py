@@ -21,7 +21,7 @@ from consent.errors import (
     PurposeNotAllowed,
 )
 from consent.event import Event
-from consent.sources import SourceImage
+from sitter.sources import SourceImage
 from sitter.text import control_character
 
 

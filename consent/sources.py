@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sitter.images import SourceImage, decode_image, pixel_sha256, read_image_file
+from sitter.images import decode_image, pixel_sha256, read_image_file
+from sitter.sources import SourceImage
 
 
 @dataclass(frozen=True, eq=False)

@@ -46,7 +46,7 @@ from cryptography import x509
 from provenance.errors import BadTrustAnchors, ManifestInvalid, SigningFailed, UnreadableMedia
 from provenance.keys import StudioSigner
 from provenance.video import probe
-from sitter.images import SourceImage
+from sitter.sources import SourceImage
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def sign_video(unsigned: Path | str, dest: Path | str | BinaryIO, content: Manif
     `dest` is a file, or a writable, seekable binary stream. File to file, c2pa streams and hashes the
     video from disk, so the MP4 is never held in memory. Into a stream (an io.BytesIO), the signed video
     is held in memory, about 8 MB a minute at 512x512: the render path does that so that no signed video
-    exists anywhere until the consent re-check has passed (provenance/label.py).
+    exists anywhere until the consent re-check has passed (provenance/staging.py).
     The returned bytes are exactly the store embedded in `dest`; keep them (the registry does) to
     show and validate the manifest of a copy whose metadata was stripped.
 

@@ -9,7 +9,7 @@ It lives in the same database as the consent ledger (same URL, its own table) an
 data: ids, hashes, an engine name and the signed store, which itself carries none.
 
 A render registers its output *pending* before the consent re-check and publishes the row once the file
-is in place (provenance/stage.py). Lookups (`find`, `get`, `entries`, and so `sitter verify`) see published
+is in place (provenance/staging.py). Lookups (`find`, `get`, `entries`, and so `sitter verify`) see published
 rows only; a pending row of a render that died is discarded by the next command's sweep.
 
 Example:

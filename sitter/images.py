@@ -7,7 +7,6 @@ RGB the way a viewer shows it (16-bit greyscale scaled down, not clipped to whit
 
 import hashlib
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +21,6 @@ MAX_BYTES = 256 * 2**20  # no image format needs more for 64 Mpx; a bigger file 
 
 class UnreadableImage(BadInput):
     """An image file can't be used: missing, empty, corrupt, not an image, or too large to decode safely."""
-
-
-@dataclass(frozen=True)
-class SourceImage:
-    """What a consent record and a manifest keep of a source image: its pixel hash (`pixel_sha256`) and size,
-    never the pixels."""
-
-    sha256: str
-    width: int
-    height: int
-
-    def to_dict(self) -> dict:
-        return {"sha256": self.sha256, "width": self.width, "height": self.height}
 
 
 def read_image(path: Path | str) -> np.ndarray:

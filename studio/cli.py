@@ -3,7 +3,12 @@
 Exit codes: 0 ok, 1 a check failed (the ledger does not verify) or a render worker failed, 2 bad input, 3 consent
 refused.
 Domain errors become one line on stderr, never a traceback.
+
+Each command imports what it needs when it runs (the parts' names load on first use, sitter.lazy), so `sitter --help`
+or `sitter consent list` does not pay for the engine, C2PA or FFmpeg; bench/bench_cli.py measures it.
 """
+
+from __future__ import annotations
 
 import dataclasses
 import functools
@@ -11,30 +16,24 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.engine import make_url
 
-from consent import (
-    Artwork,
-    Ledger,
-    LedgerTampered,
-    Record,
-    Rights,
-    receipt,
-)
-from engine import PRESETS
-from provenance import Corner, DisclosureStyle, Output, RegistryLookup, SoundReport, VerifyReport, describe, verify
-from sitter.database import normalize
+import consent
+import engine
+import provenance
 from sitter.errors import SitterError
 from sitter.text import shown
-from studio import store
-from studio.demo import run_demo
-from studio.pipeline import ENGINES, MAX_SEED, RenderRequest
 from studio.settings import Settings
+
+if TYPE_CHECKING:
+    from consent import Ledger, Record
+    from provenance import Output, RegistryLookup, SoundReport, VerifyReport
 
 LABELS = "sitter.labels"  # ctx.meta: file name -> the option it came from
 
@@ -94,6 +93,31 @@ class SitterGroup(click.Group):
             raise Failure(err, ctx.meta.get(LABELS, {})) from err
 
 
+class DomainChoice(click.Choice):
+    """A choice among names a part defines (motion presets, engines, rights), looked up when a command first needs
+    them: defining the CLI must not import the engine, which every command, `--help` included, would pay for."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self.names = names
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self.names())
+
+    @choices.setter
+    def choices(self, _: object) -> None:
+        """click.Choice sets its choices when it is made; these are looked up instead."""
+
+
+class DomainDefault(click.Option):
+    """An option whose default (a callable) comes from a part: called when the command runs or its help is shown,
+    which then shows the value itself rather than "(dynamic)"."""
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> object:
+        return super().get_default(ctx, call=True)
+
+
 def _absolute(path: object) -> str:
     return str(Path(str(path)).expanduser().absolute())
 
@@ -148,12 +172,12 @@ def main() -> None:
 
 # consent
 
-@cli.group(cls=SitterGroup)
-def consent() -> None:
+@cli.group("consent", cls=SitterGroup)
+def consent_group() -> None:
     """Consent records: add, list, show, revoke, erase, verify the ledger, print a receipt."""
 
 
-@consent.command("add")
+@consent_group.command("add")
 @click.option("--kind", type=click.Choice(["person", "artwork"]), required=True, help="Who or what is animated.")
 @click.option("--name", required=True, help="The person's name, or the artwork's common name.")
 @click.option("--grantor", required=True, help="Who gave consent: the person, or the rights holder's representative.")
@@ -168,7 +192,8 @@ def consent() -> None:
 @click.option("--creator", help="Artwork creator.")
 @click.option("--date", "made", default="", help="When the artwork was made.")
 @click.option("--institution", default="", help="The institution holding the artwork.")
-@click.option("--rights", type=click.Choice([r.value for r in Rights]), help="The artwork's rights status.")
+@click.option("--rights", type=DomainChoice(lambda: [r.value for r in consent.Rights]),
+              help="The artwork's rights status.")
 @operator_option
 @json_option
 @with_ledger
@@ -182,14 +207,14 @@ def consent_add(ledger: Ledger, kind: str, name: str, grantor: str, purposes: tu
         sitter consent add --kind person --name "Ada Example" --grantor "Ada Example" \\
             --purpose marketing --expires 2027-06-30 --evidence form.pdf --image ada.jpg
     """
-    artwork = Artwork(title=title or name, creator=creator or "", rights=rights, date=made,
+    artwork = consent.Artwork(title=title or name, creator=creator or "", rights=rights, date=made,
                       institution=institution) if kind == "artwork" else None
     record = ledger.grant(kind=kind, name=name, grantor=grantor, purposes=purposes, expires=expires,
                           evidence=evidence, images=images, operator=operator, artwork=artwork, contact=contact)
     click.echo(json.dumps(record.to_dict(_now())) if as_json else record.record_id)
 
 
-@consent.command("list")
+@consent_group.command("list")
 @json_option
 @with_ledger
 def consent_list(ledger: Ledger, as_json: bool) -> None:
@@ -212,7 +237,7 @@ def consent_list(ledger: Ledger, as_json: bool) -> None:
                           f"{r.subject_label()}"))
 
 
-@consent.command("show")
+@consent_group.command("show")
 @click.argument("record_id")
 @json_option
 @with_ledger
@@ -231,7 +256,7 @@ def consent_show(ledger: Ledger, record_id: str, as_json: bool) -> None:
     click.echo(_describe(record, now))
 
 
-@consent.command("revoke")
+@consent_group.command("revoke")
 @click.argument("record_id")
 @click.option("--reason", required=True, help="Why (kept as erasable personal data).")
 @operator_option
@@ -247,7 +272,7 @@ def consent_revoke(ledger: Ledger, record_id: str, reason: str, operator: str) -
     click.echo(f"revoked {record.record_id}")
 
 
-@consent.command("erase")
+@consent_group.command("erase")
 @click.argument("record_id")
 @click.confirmation_option(prompt="Erase this record's personal data and evidence for good?")
 @operator_option
@@ -263,7 +288,7 @@ def consent_erase(ledger: Ledger, record_id: str, operator: str) -> None:
     click.echo(f"erased {record.record_id}")
 
 
-@consent.command("verify-ledger")
+@consent_group.command("verify-ledger")
 @json_option
 @with_ledger
 def consent_verify_ledger(ledger: Ledger, as_json: bool) -> None:
@@ -275,7 +300,7 @@ def consent_verify_ledger(ledger: Ledger, as_json: bool) -> None:
     """
     try:
         rows = ledger.require_intact()
-    except LedgerTampered as err:
+    except consent.LedgerTampered as err:
         if as_json:
             click.echo(json.dumps({"ok": False, "rows": None,
                                    "fault": {"seq": err.fault.seq, "reason": err.fault.reason}}))
@@ -286,7 +311,7 @@ def consent_verify_ledger(ledger: Ledger, as_json: bool) -> None:
         click.echo(f"ledger intact: {rows} rows, every hash link and signature verifies")
 
 
-@consent.command("receipt")
+@consent_group.command("receipt")
 @click.argument("record_id")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the receipt to this file.")
 @click.pass_obj
@@ -298,7 +323,7 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
         sitter consent receipt 3f9c2a7be01d44c5 --out receipt.json
     """
     with settings.open_ledger() as ledger:
-        text = json.dumps(receipt(ledger.get(record_id), ledger.key, settings.controller), indent=2)
+        text = json.dumps(consent.receipt(ledger.get(record_id), ledger.key, settings.controller), indent=2)
     if out:
         _write_atomic(Path(out), text + "\n")
         click.echo(f"wrote {out}")
@@ -318,10 +343,11 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
               help="A driving video, or its landmark track as JSON.")
 @click.option("--driver-landmarks", type=click.Path(path_type=Path), metavar="JSON",
               help="The driving video's landmark track (one entry per frame), instead of detecting it.")
-@click.option("--motion", type=click.Choice(PRESETS), help="A motion preset, when there is no driver (default: talk).")
+@click.option("--motion", type=DomainChoice(lambda: engine.PRESETS),
+              help="A motion preset, when there is no driver (default: talk).")
 @click.option("--landmarks", multiple=True, type=click.Path(path_type=Path), metavar="JSON",
               help="Landmarks for a source image (one per --source), for faces detection misses.")
-@click.option("--engine", type=click.Choice(ENGINES), default="warp", show_default=True)
+@click.option("--engine", type=DomainChoice(lambda: _pipeline().ENGINES), default="warp", show_default=True)
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), metavar="CKPT",
               help="The neural engine's meta-learned checkpoint (sitter train makes one).")
 @click.option("--finetune-steps", type=click.IntRange(0), default=0, show_default=True,
@@ -330,13 +356,14 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
               help="Length of a preset; a driver runs its own length, at most this.")
 @click.option("--fps", type=float, default=25.0, show_default=True)
 @click.option("--size", type=int, default=512, show_default=True, help="Output frames are SIZE x SIZE pixels.")
-@click.option("--label", default=DisclosureStyle.caption, show_default=True,
+@click.option("--label", cls=DomainDefault, default=lambda: provenance.DisclosureStyle.caption, show_default=True,
               help="The visible caption shown for the first seconds.")
-@click.option("--label-corner", type=click.Choice([c.value for c in Corner]), default=DisclosureStyle.corner.value,
+@click.option("--label-corner", cls=DomainDefault, type=DomainChoice(lambda: [c.value for c in provenance.Corner]),
+              default=lambda: provenance.DisclosureStyle.corner.value,
               show_default=True, help="Where the small AI mark sits for the whole clip.")
 @click.option("--no-visible-label", is_flag=True, help="No visible caption or mark (the invisible watermark and "
               "the signed manifest stay: they cannot be turned off).")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Makes a preset's motion reproducible.")
 @click.option("--say", metavar="TEXT", help="A text for the face to speak (espeak-ng, offline); the video lasts as "
               "long as the speech. Needs consent for 'speech'.")
@@ -378,9 +405,10 @@ def render_command(settings: Settings, motion: str | None, landmarks: tuple[Path
         raise click.UsageError("--voice and --language are for --say")
     if no_audio and fields["driver"] is None:
         raise click.UsageError("--no-audio is for --driver (a driving video's sound)")
-    disclosure = None if no_visible_label else DisclosureStyle(label, corner=Corner(label_corner))
-    request = RenderRequest(**fields, motion=motion or "talk", landmarks=landmarks or None, disclosure=disclosure,
-                            language=language or "en", driver_sound=not no_audio)
+    style = provenance.DisclosureStyle(label, corner=provenance.Corner(label_corner))
+    request = _pipeline().RenderRequest(**fields, motion=motion or "talk", landmarks=landmarks or None,
+                                        disclosure=None if no_visible_label else style, language=language or "en",
+                                        driver_sound=not no_audio)
     with settings.open_runner() as runner, _progress_bar("rendering") as progress:
         output = runner.submit(request).wait(progress)
     _print_output(output, as_json)
@@ -402,6 +430,8 @@ def demo_command(settings: Settings, seconds: float, operator: str, as_json: boo
         sitter demo
     """
     with _progress_bar("rendering the demo") as progress:
+        from studio.demo import run_demo  # renders: the engine and all
+
         result = run_demo(settings, operator, progress, seconds=seconds)
     if as_json:
         click.echo(json.dumps({"record_id": result.record_id, "output": _output_dict(result.output),
@@ -476,7 +506,7 @@ def studio_command(ctx: click.Context, port: int, address: str, home: Path | Non
 @click.option("--lr-d", type=click.FloatRange(0, min_open=True), help="Adam, D  [default: 2e-4]")
 @click.option("--save-every", type=click.IntRange(1), help="Steps between checkpoints  [default: 1000]")
 @click.option("--log-every", type=click.IntRange(1), help="Steps between loss lines  [default: 50]")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), help="Initial weights and episodes  [default: 0]")
+@click.option("--seed", type=click.IntRange(0), help="Initial weights and episodes  [default: 0]")
 @click.option("--device", help="cuda, cuda:1, cpu  [default: CUDA when available; torchrun: each rank's GPU]")
 @click.option("--tensorboard", type=click.Path(file_okay=False), metavar="DIR",
               help="Also log the losses for TensorBoard here (needs the tensorboard package).")
@@ -539,9 +569,9 @@ def verify_command(settings: Settings, clip: Path, anchors: tuple[Path, ...], as
     trust = [*anchors, *settings.known_trust_anchors()]
     if settings.has_database():
         with settings.open_registry() as registry, settings.open_ledger() as ledger:
-            report = verify(clip, trust_anchors=trust, registry=registry, ledger=ledger)
+            report = provenance.verify(clip, trust_anchors=trust, registry=registry, ledger=ledger)
     else:
-        report = verify(clip, trust_anchors=trust)
+        report = provenance.verify(clip, trust_anchors=trust)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else _report_text(report))
 
 
@@ -560,9 +590,7 @@ def keys_show(settings: Settings, as_json: bool) -> None:
 
         sitter keys show --json
     """
-    with settings.open_ledger() as ledger:
-        ledger_key = ledger.key.public_pem()
-    info = {**describe(settings.signer()), "ledger_public_key": ledger_key,
+    info = {**provenance.describe(settings.signer()), "ledger_public_key": settings.ledger_key().public_pem(),
             "ledger_key_path": str(settings.ledger_key_path)}
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -591,6 +619,8 @@ def db_upgrade(settings: Settings, as_json: bool) -> None:
 
         SITTER_DB_URL=postgresql://sitter@db.internal/sitter sitter db upgrade
     """
+    from studio import store  # Alembic: only for these commands
+
     before = store.revision(settings.database_url)
     after = store.upgrade(settings.database_url)
     _print_revision({"database": _safe_url(settings.database_url), "before": before, "revision": after,
@@ -607,6 +637,8 @@ def db_status(settings: Settings, as_json: bool) -> None:
 
         sitter db status --json
     """
+    from studio import store
+
     _print_revision({"database": _safe_url(settings.database_url), "revision": store.revision(settings.database_url),
                      "head": store.head()}, as_json)
 
@@ -711,7 +743,19 @@ def _print_revision(info: dict, as_json: bool) -> None:
 
 def _safe_url(url: str) -> str:
     """The URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    from sitter.database import normalize
+
     return make_url(normalize(url)).render_as_string(hide_password=True)
+
+
+def _pipeline() -> ModuleType:
+    """The render pipeline (studio/pipeline.py), imported when a command renders: it loads the engine, C2PA and
+    FFmpeg."""
+    from studio import pipeline
+
+    return pipeline
 
 
 def _now() -> datetime:

@@ -24,20 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from consent import Ledger, LedgerKey
-from provenance import (
-    Registry,
-    SigningMisconfigured,
-    StudioSigner,
-    certificate_signer,
-    development_signer,
-    development_trust_anchor,
-    sweep,
-)
-from studio import store
+import provenance
 from studio.errors import HomeNotPrivate, LedgerKeyMissing
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the parts are imported where a method needs them: `sitter --help` loads none of them
+    from consent import Ledger, LedgerKey
+    from provenance import Registry, StudioSigner
     from studio.pipeline import Studio
     from studio.workers import Runner
 
@@ -87,12 +79,14 @@ class Settings:
 
     @property
     def work_dir(self) -> Path:
-        """Renders' private work folders (provenance/stage.py), swept at every start when their render died."""
+        """Renders' private work folders (provenance/staging.py), swept at every start when their render died."""
         return self.home / "work"
 
-    def open_ledger(self) -> Ledger:
+    def open_ledger(self) -> "Ledger":
         """The consent ledger, its key created on first use: on an empty ledger only. A ledger that holds rows
         but whose key file is gone needs that key restored (LedgerKeyMissing), not a new one."""
+        from consent import Ledger, LedgerKey
+
         self._prepare_store()
         if not self.ledger_key_path.exists() and self._ledger_has_rows():
             raise LedgerKeyMissing("the ledger key is missing but the ledger holds rows it signed: restore the key "
@@ -101,23 +95,36 @@ class Settings:
         key = LedgerKey.load_or_create(self.ledger_key_path)
         return Ledger(self.database_url, key, self.evidence_dir)
 
+    def ledger_key(self) -> "LedgerKey":
+        """The ledger's key, read from its file without opening the database; where there is no file yet, the
+        ledger's own rule makes one (open_ledger)."""
+        from consent import LedgerKey
+
+        self._make_private()
+        if self.ledger_key_path.exists():
+            return LedgerKey.load_or_create(self.ledger_key_path)
+        with self.open_ledger() as ledger:
+            return ledger.key
+
     @property
     def ledger_key_path(self) -> Path:
         return self.keys_dir / "ledger-ed25519.pem"
 
-    def open_registry(self) -> Registry:
+    def open_registry(self) -> "Registry":
         self._prepare_store()
-        return Registry(self.database_url)
+        return provenance.Registry(self.database_url)
 
     def _prepare_store(self) -> None:
         """What every command does first: the data directory and all in it made owner-only, the database migrated
         to this version's schema (when it is behind), and the work folders of renders that died swept."""
+        from studio import store
+
         self._make_private()
         if not store.is_current(self.database_url):
             store.upgrade(self.database_url)
         if any(self.work_dir.iterdir()):
-            with Registry(self.database_url) as registry:
-                sweep(self.work_dir, registry)
+            with provenance.Registry(self.database_url) as registry:
+                provenance.sweep(self.work_dir, registry)
 
     def _make_private(self) -> None:
         """SITTER_HOME, its folders (keys, evidence, outputs, work) and everything in them owner-only: no group or
@@ -148,17 +155,20 @@ class Settings:
 
     def _ledger_has_rows(self) -> bool:
         """Whether the ledger already holds events (signed with a key, so a new one would not do)."""
+        from consent import Ledger, LedgerKey
+
         with Ledger(self.database_url, LedgerKey.generate()) as ledger:
             return bool(ledger.events())
 
-    def signer(self) -> StudioSigner:
+    def signer(self) -> "StudioSigner":
         """The configured certificate and key, or else the development CA (created on first use)."""
         if self.signing_chain or self.signing_key:
             if not (self.signing_chain and self.signing_key):
-                raise SigningMisconfigured("set both SITTER_SIGNING_CHAIN and SITTER_SIGNING_KEY, or neither")
-            return certificate_signer(self.signing_chain, self.signing_key, trust_anchor=self.trust_anchor,
-                                      tsa_url=self.tsa_url)
-        return development_signer(self.keys_dir)
+                raise provenance.SigningMisconfigured("set both SITTER_SIGNING_CHAIN and SITTER_SIGNING_KEY, or "
+                                                      "neither")
+            return provenance.certificate_signer(self.signing_chain, self.signing_key,
+                                                 trust_anchor=self.trust_anchor, tsa_url=self.tsa_url)
+        return provenance.development_signer(self.keys_dir)
 
     def open_studio(self) -> "Studio":
         """Everything a render needs, from this configuration; close it (or use `with`) when done."""
@@ -186,7 +196,7 @@ class Settings:
 
     def known_trust_anchors(self) -> list[Path]:
         """The studio's own roots, where they exist: a verifier on the studio's machine trusts its own CA."""
-        candidates = (self.trust_anchor, development_trust_anchor(self.keys_dir))
+        candidates = (self.trust_anchor, provenance.development_trust_anchor(self.keys_dir))
         return [p for p in candidates if p is not None and p.is_file()]
 
     def has_database(self) -> bool:

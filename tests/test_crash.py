@@ -1,7 +1,7 @@
 """A render killed (kill -9) at any step leaves nothing usable, and the next command cleans up after it.
 
 Each test runs a real `sitter render` in a subprocess that waits at one step (SITTER_TEST_PAUSE_AT, see
-provenance/stage.py), kills it there, looks at what is left (the output, its folder, the registry and the
+provenance/staging.py), kills it there, looks at what is left (the output, its folder, the registry and the
 ledger, read straight from the SQLite file so that nothing sweeps first), then runs one more command.
 """
 

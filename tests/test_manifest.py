@@ -27,7 +27,7 @@ from provenance.manifest import (
 )
 from provenance.registry import Registry
 from provenance.video import write_mp4
-from sitter.images import SourceImage
+from sitter.sources import SourceImage
 
 
 @pytest.fixture

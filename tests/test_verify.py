@@ -13,7 +13,7 @@ from consent import ConsentRevoked, Ledger, authorize
 from provenance import ConsentRef, Registry, Verdict, stage, verify
 from provenance.errors import FrameTooSmall, UnreadableMedia
 from provenance.manifest import read_manifest
-from provenance.verify import ConsentStatus
+from provenance.verifier import ConsentStatus
 from provenance.video import read_frames, write_mp4
 from studio.cli import cli
 

@@ -1,7 +1,7 @@
 """Registry rows are pending until their output is published: `provenance_manifests.published`.
 
 A render registers its output before the consent re-check and publishes the row once the file is in place
-(provenance/stage.py); lookups see published rows only. Every row already there was published when it was
+(provenance/staging.py); lookups see published rows only. Every row already there was published when it was
 written, so the column starts true for them. A table made by the registry itself (code newer than the
 database's migrations) already has the column and is left as it is.
 

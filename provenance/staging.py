@@ -63,7 +63,7 @@ from provenance.video import Sound, write_mp4
 from provenance.watermark import ALGORITHM, format_watermark_id, new_watermark_id, watermark_frames
 from sitter.errors import SitterError
 from sitter.files import file_sha256
-from sitter.images import SourceImage
+from sitter.sources import SourceImage
 
 log = logging.getLogger(__name__)
 
