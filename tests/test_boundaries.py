@@ -9,11 +9,15 @@ door (a package's `__all__`), never a private submodule of another part.
 
 Static (every import statement, lazy ones inside functions included), so a rule holds on every code path, not just
 the ones a test runs. The subprocess tests in test_warp.py and test_neural_model.py check what importing the
-engine really loads.
+engine really loads; the last tests here, what the CLI loads for the commands people type most (the parts' names
+load on first use: sitter.lazy).
 """
 
 import ast
 import importlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +94,32 @@ def test_provenance_takes_from_consent_only_a_records_status() -> None:
     assert taken <= CONSENT_FOR_PROVENANCE
     assert not [module for path, module, names, _ in IMPORTS
                 if path.relative_to(ROOT).parts[0] == "provenance" and _part(module) == "consent" and not names]
+
+
+HEAVY = ("numpy", "PIL", "cv2", "av", "scipy", "torch", "c2pa", "sqlalchemy", "alembic", "cryptography", "streamlit")
+
+
+def _loaded_by(code: str, tmp_path: Path) -> list[str]:
+    """The heavy libraries a fresh interpreter has loaded after `code` (bench/bench_cli.py times what they cost)."""
+    check = f"import sys\n{code}\nprint(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    env = {**os.environ, "SITTER_HOME": str(tmp_path / "home"), "SITTER_DB_URL": "", "SITTER_OPERATOR": "desk-1"}
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=ROOT,
+                            env=env)
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_cli_loads_no_library_until_a_command_needs_it(tmp_path: Path) -> None:
+    assert _loaded_by("from studio.cli import cli", tmp_path) == []
+    assert _loaded_by("from studio.cli import cli\ncli(['--help'], standalone_mode=False)", tmp_path) == []
+
+
+def test_showing_the_keys_opens_no_database_and_no_media_library(tmp_path: Path) -> None:
+    show = "from studio.cli import cli\ncli(['keys', 'show', '--json'], standalone_mode=False)"
+    _loaded_by(show, tmp_path)  # the first run makes the keys (the ledger's only on an empty ledger: a database)
+    assert _loaded_by(show, tmp_path) == ["cryptography"]
+
+
+def test_reading_consent_records_needs_no_image_or_media_library(tmp_path: Path) -> None:
+    listing = "from studio.cli import cli\ncli(['consent', 'list', '--json'], standalone_mode=False)"
+    _loaded_by(listing, tmp_path)  # the first run creates the database (Alembic)
+    assert _loaded_by(listing, tmp_path) == ["cryptography", "sqlalchemy"]
