@@ -36,7 +36,7 @@ from provenance.manifest import (
     read_manifest,
 )
 from provenance.registry import Entry, Registry
-from provenance.video import probe
+from provenance.video import VideoInfo, probe
 from provenance.watermark import WatermarkReading, format_watermark_id, read_watermark
 from sitter.files import file_sha256
 
@@ -54,19 +54,14 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class FileFacts:
-    """The clip as a file: what a verifier quotes to say which file it examined."""
+    """The clip as a file: what a verifier quotes to say which file it examined, and what its container says."""
 
     sha256: str
     bytes: int
-    width: int
-    height: int
-    fps: float
-    frames: int  # as the container declares it; 0 when it does not say
-    duration: float  # seconds, 0.0 when unknown
-    has_audio: bool
+    video: VideoInfo
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"sha256": self.sha256, "bytes": self.bytes, **asdict(self.video)}
 
 
 @dataclass(frozen=True)
@@ -182,7 +177,7 @@ def verify(
     return VerifyReport(
         verdict=verdict,
         summary=_summary(verdict, cited, consent),
-        file=FileFacts(sha256=file_sha256(path), bytes=path.stat().st_size, **asdict(info)),
+        file=FileFacts(sha256=file_sha256(path), bytes=path.stat().st_size, video=info),
         manifest=manifest,
         watermark=watermark,
         binding=binding,

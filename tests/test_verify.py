@@ -74,7 +74,7 @@ def test_a_published_video_verifies_labeled_and_trusted(labeled: Path, grant, si
     assert report.consent == ConsentStatus(record_id=grant.record_id, record_hash=grant.record_hash, status="active")
     assert report.manifest.digital_source_type.endswith("trainedAlgorithmicMedia")
     assert [i.sha256 for i in report.manifest.ingredients] == [s.sha256 for s in grant.sources]
-    assert report.registry.found and report.file.frames == 50
+    assert report.registry.found and report.file.video.frames == 50
     assert "made by AI with Sitter" in report.summary
 
 

@@ -36,8 +36,8 @@ def examine(upload: UploadedFile) -> VerifyReport:
 
 def show(report: VerifyReport) -> None:
     BANNERS[report.verdict](f"**{report.verdict.value}**: {report.summary}")
-    file, c2pa = report.file, report.manifest
-    st.caption(f"{file.width}x{file.height}, {file.frames} frames at {file.fps:g} fps, "
+    file, video, c2pa = report.file, report.file.video, report.manifest
+    st.caption(f"{video.width}x{video.height}, {video.frames} frames at {video.fps:g} fps, "
                f"{file.bytes / 1e6:.1f} MB, sha256 {file.sha256[:16]}…")
     left, right = st.columns(2)
     with left:
@@ -80,7 +80,7 @@ def _manifest_text(c2pa: ManifestReport) -> str:
 
 def _scores_over_time(report: VerifyReport) -> dict[str, list[float]]:
     """The sampled frames are spread evenly over the clip: place each score at its time."""
-    scores, duration = report.watermark.per_frame_scores, report.file.duration or 0.0
+    scores, duration = report.watermark.per_frame_scores, report.file.video.duration or 0.0
     return {"seconds": [round((i + 0.5) * duration / len(scores), 2) for i in range(len(scores))],
             "bit accuracy": scores}
 
