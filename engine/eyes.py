@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -99,10 +100,13 @@ def video_gaze(path: Path | str, points: np.ndarray) -> np.ndarray:
     `track_gaze`. BadVideo if it can't be read."""
     def frames() -> Iterable[np.ndarray]:
         with open_media(path, track="video", error=BadVideo, what="driving video") as container:
-            for count, frame in enumerate(container.decode(container.streams.video[0])):
-                if count == len(points):
-                    return
-                yield frame.to_ndarray(format="rgb24")
+            try:
+                for count, frame in enumerate(container.decode(container.streams.video[0])):
+                    if count == len(points):
+                        return
+                    yield frame.to_ndarray(format="rgb24")
+            except av.error.FFmpegError as err:
+                raise BadVideo(f"the driving video is corrupt or truncated ({err.strerror})", path) from None
 
     return track_gaze(frames(), points)
 
