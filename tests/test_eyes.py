@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine import Motion, WarpConfig, WarpEngine, from_track, preset, read_track
-from engine.eyes import GAZE_REACH, locate_iris, track_gaze
+from engine.eyes import GAZE_REACH, locate_iris, track_gaze, video_gaze
 from engine.faces import LEFT_EYE, RIGHT_EYE
 
 DATA = Path(__file__).parent / "data"
@@ -72,6 +72,15 @@ def test_a_drivers_gaze_is_read_from_its_frames_and_a_track_alone_rests(engine: 
     held = np.isin(np.arange(len(looks)) % 8, [2, 3, 4, 5])  # clear of the 5-frame smoothing
     assert np.abs(read[held, 0] - looks[held, 0]).max() < 0.025
     assert not from_track(read_track(DATA / "driving_a_50.landmarks.json")).gaze.any()
+
+
+def test_a_real_talking_clip_has_a_gaze_that_starts_at_rest_and_moves() -> None:
+    track = read_track(DATA / "talking_clip.landmarks.json")
+    read = video_gaze(DATA / "talking_clip.mp4", track.points)
+    assert read.shape == (len(track.points), 2) and np.isfinite(read).all()
+    assert np.abs(read[0]).max() < 0.01  # relative to its first frame (smoothed)
+    assert np.ptp(read[:, 0]) > 0.03  # the speaker's eyes move
+    assert (np.abs(read) <= np.array(GAZE_REACH) + 1e-9).all()
 
 
 # helpers
