@@ -13,6 +13,7 @@ __all__, __getattr__, __dir__ = exports(__name__, {
     "engine.errors": ("BadAudio", "BadCheckpoint", "BadImage", "BadLandmarks", "BadMotion", "BadSpeech", "BadVideo",
                       "EngineError", "FaceTooSmall", "NoFaceError", "SpeechUnavailable", "TrainingDiverged",
                       "WeightsMissing"),
+    "engine.eyes": ("video_gaze",),
     "engine.faces": ("Detector", "Track", "check_landmarks", "choose_face", "draw_landmarks", "load_image",
                      "load_landmarks", "read_track", "save_landmarks", "track_video"),
     "engine.motion": ("PRESETS", "Motion", "from_track", "preset", "speaking"),

@@ -60,8 +60,8 @@ def square(face: np.ndarray) -> Square:
 
 
 def crop_square(image: np.ndarray, box: Square, size: int) -> tuple[np.ndarray, bool]:
-    """The square `box` of `image` resized to size x size, and whether the image had to be extended (its
-    edge replicated) to hold the square."""
+    """The square `box` of `image` resized to size x size, and whether the image had to be extended (see
+    `_extended`) to hold the square."""
     x0, y0, side = box
     height, width = image.shape[:2]
     padded = x0 < 0 or y0 < 0 or x0 + side > width or y0 + side > height
@@ -69,13 +69,8 @@ def crop_square(image: np.ndarray, box: Square, size: int) -> tuple[np.ndarray, 
         factor = MAX_CUT / side
         image = cv2.resize(image, (max(1, round(width * factor)), max(1, round(height * factor))),
                            interpolation=cv2.INTER_AREA)
-        (height, width), x0, y0, side = image.shape[:2], round(x0 * factor), round(y0 * factor), MAX_CUT
-    if padded:  # the square alone, each row and column past the image's edge a copy of the edge's
-        rows = np.clip(np.arange(y0, y0 + side), 0, height - 1)
-        columns = np.clip(np.arange(x0, x0 + side), 0, width - 1)
-        region = image[rows[:, None], columns]
-    else:
-        region = image[y0:y0 + side, x0:x0 + side]
+        x0, y0, side = round(x0 * factor), round(y0 * factor), MAX_CUT
+    region = _extended(image, x0, y0, side) if padded else image[y0:y0 + side, x0:x0 + side]
     crop = cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
     return crop, padded
 
@@ -84,3 +79,44 @@ def to_crop_coordinates(points: np.ndarray, box: Square, size: int) -> np.ndarra
     """Image px (..., 2) -> px of the square `box` cut at size x size (float64)."""
     x0, y0, side = box
     return (np.asarray(points, np.float64) - (x0, y0) + 0.5) * (size / side) - 0.5  # cv2.resize maps pixel centres
+
+
+# helpers
+
+FILL_SIZE, FILL_BLUR = 64, 2.0  # px: the fill is made at this size and blurred this much there, then scaled up
+FILL_RAMP = 0.08  # of the square's side: how far past the image's edge the reflection has given way to the fill
+
+
+def _extended(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """The square (x0, y0, side) of an image it overhangs: the image's own pixels where it has them and,
+    past its edge, the image mirrored about the edge, blending into a soft fill of the edge's colours with
+    distance from it. A mirror keeps the edge's texture, which a copied edge row would smear into streaks;
+    the fill (the mirror's coarse colours inpainted from the image's) keeps the mirrored face from reading
+    as a second face a little further out."""
+    height, width = image.shape[:2]
+    rows, columns = np.arange(y0, y0 + side), np.arange(x0, x0 + side)
+    mirrored = image[_reflected(rows, height)[:, None], _reflected(columns, width)]
+    known = np.zeros((side, side), np.uint8)
+    known[np.ix_((rows >= 0) & (rows < height), (columns >= 0) & (columns < width))] = 255
+    coarse = cv2.resize(mirrored, (FILL_SIZE, FILL_SIZE), interpolation=cv2.INTER_AREA)
+    unknown = cv2.resize(known, (FILL_SIZE, FILL_SIZE), interpolation=cv2.INTER_AREA) < 128
+    coarse = cv2.inpaint(coarse, unknown.astype(np.uint8), 3, cv2.INPAINT_TELEA) if unknown.any() else coarse
+    fill = cv2.resize(cv2.GaussianBlur(coarse, (0, 0), FILL_BLUR), (side, side), interpolation=cv2.INTER_LINEAR)
+    past = np.hypot(*np.meshgrid(_past(columns, width), _past(rows, height))) / (FILL_RAMP * side)
+    weight = np.clip(past, 0.0, 1.0, dtype=np.float32)
+    weight *= weight * (3 - 2 * weight)  # smoothstep: the mirror's seam with the image stays invisible
+    return cv2.blendLinear(mirrored, fill, 1 - weight, weight)
+
+
+def _reflected(indices: np.ndarray, length: int) -> np.ndarray:
+    """Indices into an axis of `length` mirrored about its ends (..., 2, 1, 0, 1, 2, ...), however far past."""
+    if length == 1:
+        return np.zeros_like(indices)
+    period = 2 * (length - 1)
+    folded = np.mod(indices, period)
+    return np.where(folded < length, folded, period - folded)
+
+
+def _past(indices: np.ndarray, length: int) -> np.ndarray:
+    """How far each index lies outside [0, length), 0 inside."""
+    return np.maximum(np.maximum(-indices, indices - (length - 1)), 0).astype(np.float32)

@@ -1,8 +1,9 @@
 """Motion: how a face moves over time, relative to its own neutral face, for any engine to apply to any face.
 
-A `Motion` is, per frame, a head pose (a similarity: scale, roll angle, translation) and an expression (an
+A `Motion` is, per frame, a head pose (a similarity: scale, roll angle, translation), an expression (an
 offset for each of the 68 landmarks), both in face units (see `FaceFrame`: origin between the eyes and the
-nose, x along the eye line, unit ~ the distance between the outer eye corners). Because everything is
+nose, x along the eye line, unit ~ the distance between the outer eye corners), and a gaze (where the
+irises look, in eye widths: see engine/eyes.py). Because everything is
 relative to the neutral face and normalized for its size and roll, a motion recorded on one face applies to
 another (the relative transfer of Zakharov et al. 2019, sec. 3.4 and of LivePortrait), and a motion made
 with no face at all (a preset) applies to every face. `Motion.landmarks(neutral)` turns a motion into target
@@ -13,9 +14,11 @@ Three sources of motion:
 - a driving face's landmark track (`from_track`): every frame is expressed in the face frame of the first
   (neutral) frame, smoothed against detector jitter with a One-Euro filter (Casiez et al. 2012), then split
   into the pose (a Procrustes fit of the frame's stable points, nose and eye corners, to the neutral frame's)
-  and the expression (what the pose does not explain);
+  and the expression (what the pose does not explain); its gaze comes from the driving video's pixels
+  (engine/eyes.py), so a landmark track alone leaves the eyes at rest;
 - a preset (`preset`): the same split applied to a mean face that is turned in 3-D (nod, shake, idle drift)
-  and deformed (blink, smile, speech), seeded so that a render is reproducible;
+  and deformed (blink, smile, speech), with glances now and then (idle, talk), seeded so that a render is
+  reproducible;
 - speech (`speaking`): a `Mouth` (from a text's phonemes or a recorded voice, see engine/mouth.py) shaping
   the mean face's lips and jaw, over the idle drift and blinks of a preset.
 """
@@ -42,12 +45,15 @@ class Motion:
     (expression-displaced) neutral face to frame t, about the face frame's origin. Angle in radians,
     clockwise on screen; (1, 0, 0, 0) is no head motion.
     expression[t] = (68, 2): each landmark's offset from the neutral face, with the pose taken out.
+    gaze[t] = (x, y): the irises' offset from where they rest, in eye widths along and across the eyes (both
+    eyes look together); None means at rest throughout.
     Frame 0 of a motion is usually neutral (a driver's first frame is, by definition).
     """
 
     fps: float
     pose: np.ndarray  # (T, 4) float64
     expression: np.ndarray  # (T, 68, 2) float64
+    gaze: np.ndarray | None = None  # (T, 2) float64, zeros once made
 
     def __post_init__(self) -> None:
         frames = len(self.pose)
@@ -55,6 +61,9 @@ class Motion:
         assert frames > 0 and self.pose.shape == (frames, 4), f"pose must be (T, 4), got {self.pose.shape}"
         assert self.expression.shape == (frames, NUM_POINTS, 2), \
             f"expression must be ({frames}, {NUM_POINTS}, 2), got {self.expression.shape}"
+        if self.gaze is None:
+            object.__setattr__(self, "gaze", np.zeros((frames, 2)))
+        assert self.gaze.shape == (frames, 2), f"gaze must be ({frames}, 2), got {self.gaze.shape}"
 
     @property
     def frames(self) -> int:
@@ -92,8 +101,11 @@ class Motion:
         return frame.to_image(np.stack([moved.real, moved.imag], axis=-1))
 
 
-def from_track(track: Track, *, min_cutoff: float = 1.0, beta: float = 5.0) -> Motion:
-    """The motion of a driving face, relative to its first frame with a face.
+def from_track(track: Track, *, gaze: np.ndarray | None = None, min_cutoff: float = 1.0,
+               beta: float = 5.0) -> Motion:
+    """The motion of a driving face, relative to its first frame with a face, looking where `gaze` (T, 2)
+    says: what engine.eyes.video_gaze reads from the driving video's frames. A landmark track has no pixels
+    to find the irises in, so without `gaze` the eyes stay at rest.
 
     BadMotion unless the track runs at MIN_FPS to MAX_FPS (the frame rates a render is made at) and its
     first face is at least MIN_FACE_SCALE across (every frame is measured in its units).
@@ -115,12 +127,12 @@ def from_track(track: Track, *, min_cutoff: float = 1.0, beta: float = 5.0) -> M
     # first frame is smoothed as much as the rest (its noise would otherwise be in every frame's expression)
     shapes = _one_euro(_one_euro(shapes, track.fps, min_cutoff, beta)[::-1], track.fps, min_cutoff, beta)[::-1]
     pose, expression = _decompose(shapes, shapes[0])
-    return Motion(track.fps, pose, expression)
+    return Motion(track.fps, pose, expression, None if gaze is None else np.asarray(gaze, np.float64)[:len(pose)])
 
 
 def preset(name: str, *, seconds: float = 4.0, fps: float = 25.0, seed: int = 0) -> Motion:
-    """A synthetic motion: idle (breathing, drift), blink, nod, shake, smile, speak (mouth opening on a
-    syllable rhythm), or talk (idle + blink + speak). The same `seed` gives the same motion."""
+    """A synthetic motion: idle (breathing, drift, glances), blink, nod, shake, smile, speak (mouth opening on
+    a syllable rhythm), or talk (idle + blink + speak). The same `seed` gives the same motion."""
     if name not in PRESETS:
         raise BadMotion(f"unknown motion preset {name!r}; choose one of {', '.join(PRESETS)}")
     if not (seconds > 0 and fps > 0):
@@ -128,7 +140,8 @@ def preset(name: str, *, seconds: float = 4.0, fps: float = 25.0, seed: int = 0)
     t = np.arange(max(1, round(seconds * fps))) / fps
     rng = np.random.default_rng(seed)
     parts = ("idle", "blink", "speak") if name == "talk" else (name,)
-    return _compose([_PARTS[part](t, rng) for part in parts], fps)
+    gaze = _glances(t, seed) if "idle" in parts else None
+    return _compose([_PARTS[part](t, rng) for part in parts], fps, gaze)
 
 
 def speaking(mouth: Mouth, *, seed: int = 0) -> Motion:
@@ -136,7 +149,7 @@ def speaking(mouth: Mouth, *, seed: int = 0) -> Motion:
     blinks of `talk`, so that the face stays alive around the mouth. As long as the mouth, at its frame rate."""
     t = np.arange(mouth.frames) / mouth.fps
     rng = np.random.default_rng(seed)
-    return _compose([_idle(t, rng), _blink(t, rng), _mouth(t, mouth)], mouth.fps)
+    return _compose([_idle(t, rng), _blink(t, rng), _mouth(t, mouth)], mouth.fps, _glances(t, seed))
 
 
 # helpers
@@ -196,14 +209,14 @@ def _polyline(xs: np.ndarray, ys: np.ndarray, x: np.ndarray) -> np.ndarray:
     return y
 
 
-def _compose(parts: list[tuple[np.ndarray, np.ndarray]], fps: float) -> Motion:
+def _compose(parts: list[tuple[np.ndarray, np.ndarray]], fps: float, gaze: np.ndarray | None) -> Motion:
     """The motion of the mean face deformed by the sum of the parts' offsets (T, 68, 2) and turned by the sum
-    of their head angles (T, 3)."""
+    of their head angles (T, 3), looking where `gaze` says."""
     angles = sum(part_angles for part_angles, _ in parts)
     offsets = sum(part_offsets for _, part_offsets in parts)
     mean = np.array(_MEAN_FACE)
     pose, expression = _decompose(_turn(mean + offsets, angles), mean)
-    return Motion(fps, pose, expression)
+    return Motion(fps, pose, expression, gaze)
 
 
 def _decompose(shapes: np.ndarray, neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -293,6 +306,23 @@ def _idle(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     offsets = np.zeros((len(t), NUM_POINTS, 2))
     offsets[..., 1] = breath[:, None]
     return angles * _fade(t)[:, None], offsets * _fade(t)[:, None, None]
+
+
+def _glances(t: np.ndarray, seed: int) -> np.ndarray:
+    """(T, 2) gaze: now and then (every 1.5-4 s) the eyes jump in 50 ms to a point up to 0.1 eye widths aside
+    (0.035 up or down), fix there for 0.4-1.2 s, sometimes jump on to a second point, then come back to rest.
+    Its own random stream (from `seed`), so adding glances left every other part of a preset as it was."""
+    rng = np.random.default_rng((seed, 1))
+    gaze = np.zeros((len(t), 2))
+    start = rng.uniform(0.8, 2.0)
+    while start < t[-1]:
+        held, fixations = 0.0, 1 + int(rng.uniform() < 0.3)
+        for _ in range(fixations):
+            target, hold = rng.uniform(-1, 1, 2) * (0.1, 0.035), rng.uniform(0.4, 1.2)
+            gaze += (_ease(t, start + held, 0.05) * (1 - _ease(t, start + held + hold, 0.05)))[:, None] * target
+            held += hold
+        start += held + rng.uniform(1.5, 4.0)
+    return gaze * _fade(t)[:, None]
 
 
 def _blink(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

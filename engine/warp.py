@@ -15,6 +15,8 @@ per-triangle coefficient tables (`cv2.LUT`), and one `cv2.remap`. The eyes and t
 the mesh with maps of their own:
 - an eye that closes keeps its eyeball where it was and lets the lids slide over it (the eye's inside maps
   with the eye corners only), rather than squashing the iris;
+- then, on the frame, the iris moves inside its eye as the gaze says, and an eye nearly shut fills with the
+  skin of its lid (engine/eyes.py);
 - a mouth that opens wider than in the source shows a texture of the inside of a mouth (engine/inner_mouth.py:
   dark, with a band of upper teeth for wide openings) rather than stretched lips; the texture sits below the
   face crop in the same source image, so it costs no second remap.
@@ -34,6 +36,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.spatial import Delaunay
 
 from engine.crop import crop_square, find_face, paired, square, to_crop_coordinates
+from engine.eyes import EyeLayers, eye_layers, look, shifts, shut_share
 from engine.faces import (
     LEFT_EYE,
     LIDS,
@@ -90,6 +93,7 @@ class Identity:
     texture: tuple[int, int, int]  # top row, width and height of the mouth texture in `image`
     eye_opening: np.ndarray  # (2,) mean lid gap of the right and left eye, px
     mouth_opening: float  # mean inner-lip gap, px
+    eyes: tuple[EyeLayers, EyeLayers]  # the right and left eye's iris, sclera and lid, to look about and blink
     crop: tuple[int, int, int]  # x, y, side of the square taken from the source image, in source px
     notes: tuple[str, ...]  # what the caller should tell the user (several faces, padded image, ...)
 
@@ -139,15 +143,25 @@ class WarpEngine:
 
     def render(self, identity: Identity, motion: Motion) -> Iterator[np.ndarray]:
         """Yield `motion.frames` RGB uint8 frames (size, size, 3): the identity's face moving as `motion` says."""
-        for map_x, map_y in frame_maps(identity, motion):
-            yield cv2.remap(identity.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        plan = _plan(identity, motion)
+        origin = np.array(identity.roi[:2])
+        for t, (map_x, map_y) in enumerate(_maps(identity, plan)):
+            frame = cv2.remap(identity.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            for eye in np.flatnonzero((np.abs(plan.irises[t]).max(axis=1) > 0.05) | (plan.shut[t] > 0)):
+                outline = plan.eyes[t, eye] / (1 << SHIFT) + origin  # as the index image drew it
+                look(frame, map_x, map_y, identity.eyes[eye], outline, plan.irises[t, eye], plan.shut[t, eye])
+            yield frame
 
 
 def frame_maps(identity: Identity, motion: Motion) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Per frame, the dense backward map (map_x, map_y), each (size, size) float32: output pixel (x, y)
-    samples `identity.image` at (map_x[y, x], map_y[y, x]). What `render` remaps with; the bench and tests
-    inspect it. The same two arrays are refilled every frame: copy them to keep one."""
-    plan = _plan(identity, motion)
+    samples `identity.image` at (map_x[y, x], map_y[y, x]). What `render` remaps with, before it moves the
+    irises and shuts the lids; the bench and tests inspect it. The same two arrays are refilled every frame:
+    copy them to keep one."""
+    return _maps(identity, _plan(identity, motion))
+
+
+def _maps(identity: Identity, plan: "_Plan") -> Iterator[tuple[np.ndarray, np.ndarray]]:
     x0, y0, x1, y1 = identity.roi
     grid_x, grid_y = np.meshgrid(np.arange(identity.size, dtype=np.float32), np.arange(identity.size, dtype=np.float32))
     map_x, map_y = grid_x.copy(), grid_y.copy()  # identity outside the roi, for good
@@ -155,7 +169,7 @@ def frame_maps(identity: Identity, motion: Motion) -> Iterator[tuple[np.ndarray,
     out_x, out_y = map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1]
     index = np.zeros((y1 - y0, x1 - x0), np.uint8)
     eyes, mouth = len(identity.triangles) + 1, len(identity.triangles) + 3
-    for t in range(motion.frames):
+    for t in range(len(plan.luts)):
         index.fill(0)
         corners = plan.corners[t]
         for i in np.flatnonzero(plan.painted[t]):
@@ -229,6 +243,8 @@ class _Plan:
     painted: np.ndarray  # (T, N) bool: triangles big enough to draw
     eyes: np.ndarray  # (T, 2, 6, 2) int32: eye outlines, like corners
     eye_window: np.ndarray  # (T, 2) bool: eye no wider open than at rest: its inside maps by its corners only
+    irises: np.ndarray  # (T, 2, 2) each eye's iris shift, source px (zero: where it rests)
+    shut: np.ndarray  # (T, 2) how much of each eye its lid covers (0: open)
     mouth: np.ndarray  # (T, 32, 2) int32: mouth opening outline, like corners
     mouth_fill: np.ndarray  # (T,) bool: mouth open wider than at rest: its inside shows the texture
 
@@ -242,11 +258,12 @@ def _plan(identity: Identity, motion: Motion) -> _Plan:
     luts[:, 0], luts[:, 4] = 1.0, 1.0  # index 0 and unused ones: the identity map
     affines = _affines(triangles, identity.rest[identity.triangles])  # (T, N, 2, 3)
     luts[:, :, 1:count + 1] = affines.reshape(frames, count, 6).transpose(0, 2, 1)
-    eye_window = np.zeros((frames, 2), bool)
+    eye_window, openness = np.zeros((frames, 2), bool), np.zeros((frames, 2))
     for eye, outline in enumerate((RIGHT_EYE, LEFT_EYE)):
         corners = [outline[0], outline[3]]
         luts[:, :, count + 1 + eye] = _similarity(landmarks[:, corners], identity.landmarks[corners]).reshape(frames, 6)
-        eye_window[:, eye] = opening(landmarks, LIDS[2 * eye:2 * eye + 2]) <= identity.eye_opening[eye]
+        openness[:, eye] = opening(landmarks, LIDS[2 * eye:2 * eye + 2]) / identity.eye_opening[eye]
+        eye_window[:, eye] = openness[:, eye] <= 1
     luts[:, :, count + 3] = texture_affines(landmarks, identity.texture).reshape(frames, 6)
     origin = np.array(identity.roi[:2])
     return _Plan(
@@ -255,6 +272,8 @@ def _plan(identity: Identity, motion: Motion) -> _Plan:
         painted=np.abs(_signed_area(triangles)) >= 0.5,
         eyes=fixed_point(landmarks[:, [RIGHT_EYE, LEFT_EYE]] - origin),
         eye_window=eye_window,
+        irises=np.stack([shifts(layers, motion.gaze) for layers in identity.eyes], axis=1),
+        shut=shut_share(openness),
         mouth=fixed_point(mouth_outline(landmarks) - origin),
         mouth_fill=opening(landmarks, LIPS) > identity.mouth_opening + MOUTH_FILL_FROM,
     )
@@ -361,6 +380,7 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
         texture=(size + len(gap), texture_width, texture_height),
         eye_opening=np.array([opening(landmarks, LIDS[:2]), opening(landmarks, LIDS[2:])]),
         mouth_opening=float(opening(landmarks, LIPS)),
+        eyes=(eye_layers(crop, landmarks[list(RIGHT_EYE)]), eye_layers(crop, landmarks[list(LEFT_EYE)])),
         crop=box,
         notes=notes,
     )

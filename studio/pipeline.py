@@ -50,6 +50,7 @@ from engine import (
     speaking,
     speech_mouth,
     track_video,
+    video_gaze,
     voice_mouth,
 )
 from provenance import (
@@ -340,15 +341,16 @@ def _carried(kind: SoundKind, path: Path) -> SoundSource:
 def _motion(request: RenderRequest, detector: Detector) -> Motion:
     if request.driver is None:
         return preset(request.motion, seconds=request.seconds, fps=request.fps, seed=request.seed)
-    if request.driver.suffix.lower() == ".json":
+    if request.driver.suffix.lower() == ".json":  # a track alone has no pixels: the eyes rest
         track = read_track(request.driver)
     elif request.driver_landmarks is not None:
         track = read_track(request.driver_landmarks)
         _check_track_fits(track, request.driver)
     else:
         track = track_video(request.driver, detector)
-    longest = max(1, round(request.seconds * track.fps))
-    return from_track(Track(track.fps, track.points[:longest]))
+    points = track.points[:max(1, round(request.seconds * track.fps))]
+    gaze = None if request.driver.suffix.lower() == ".json" else video_gaze(request.driver, points)
+    return from_track(Track(track.fps, points), gaze=gaze)
 
 
 def _check_track_fits(track: Track, video: Path) -> None:

@@ -99,7 +99,7 @@ def test_pose_moves_the_whole_head_as_a_similarity() -> None:
     face = _einstein()
     motion = preset("idle", seconds=1.0)
     pose = np.array([[1.05, 0.1, 0.1, -0.05]])
-    turned = replace(motion, pose=pose, expression=np.zeros((1, 68, 2)))
+    turned = replace(motion, pose=pose, expression=np.zeros((1, 68, 2)), gaze=None)
     moved = turned.landmarks(face)[0]
     matrix = turned.pose_matrices(face_frame(face))[0]
     rigid = face @ matrix[:, :2].T + matrix[:, 2]
