@@ -247,7 +247,10 @@ def _report(results: list[Result], landmark_errors: list[tuple], seconds: float,
         "held still, through the same pipeline. Face: the real frame's landmark hull, grown by "
         f"{FACE_MARGIN:.0%} of the square's side. *Removed*: the share of the still frame's face L1 that the "
         "engine removes, 1 - L1(engine) / L1(still). SSIM on luma, 11x11 Gaussian windows. Sharpness: variance "
-        "of the Laplacian on the face, output over real frame. Means are over frames, then over clips.",
+        "of the Laplacian on the face, output over real frame. Means are over frames, then over clips. Every render "
+        "gets a fresh watermark id, so its faint pattern (two renders of one request differ by ~2 levels of L1) "
+        "differs between the engine's and the still frame's output and from run to run: the share removed moves "
+        "by about a point on the clip with the least motion (clip_03).",
         "",
         "| measure | target | " + " | ".join(f"{size}x{size}" for size in sizes) + " |",
         "|---|---|" + "---|" * len(sizes),
