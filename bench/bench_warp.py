@@ -37,10 +37,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 from results import machine, write_section
+from warp_quality import warp_quality
 
-from engine import PRESETS, Identity, Motion, WarpConfig, WarpEngine, from_track, preset, read_track
-from engine.faces import eye_span
-from engine.warp import REACH_SHIFT, flips, frame_maps, locate, targets
+from engine import PRESETS, WarpConfig, WarpEngine, from_track, preset, read_track
+from engine.warp import REACH_SHIFT, frame_maps
 
 ROOT = Path(__file__).resolve().parent
 SECTION = "## Warp engine"
@@ -63,8 +63,8 @@ def main() -> None:
     for portrait in portraits:
         identity = engine.prepare([portrait], [portrait.with_suffix(".landmarks.json")])
         for name, motion in drivers.items():
-            quality.append((portrait.stem, name, motion.frames, *_quality(identity, motion)))
-        each = np.array([_quality(identity, motion) for motion in presets])  # (presets, 4)
+            quality.append((portrait.stem, name, motion.frames, *warp_quality(identity, motion)))
+        each = np.array([warp_quality(identity, motion) for motion in presets])  # (presets, 4)
         frames = sum(motion.frames for motion in presets)
         quality.append((portrait.stem, f"{len(presets)} presets", frames, each[:, 0].mean(), each[:, 1].mean(),
                         int(each[:, 2].sum()), int(each[:, 3].max())))
@@ -103,26 +103,6 @@ def _speed(portrait: Path, size: int) -> tuple:
     return (size, prepared * ms, statistics.mean(maps) * ms, statistics.mean(remaps) * ms,
             (statistics.mean(maps) + statistics.mean(remaps)) * ms, statistics.mean(renders) * ms,
             renders[int(0.95 * len(renders))] * ms)
-
-
-def _quality(identity: Identity, motion: Motion) -> tuple[float, float, int, int]:
-    """(error vs driver, error vs targets, flips, background max |diff|) for one identity and motion."""
-    span = eye_span(identity.landmarks)
-    driven = motion.landmarks(identity.landmarks)
-    aimed = targets(identity, motion)[:, :68]
-    outside = np.ones((identity.size, identity.size), np.uint8)
-    cv2.fillPoly(outside, [np.round(identity.ring).astype(np.int32)], 0)
-    outside = cv2.erode(outside, np.ones((5, 5), np.uint8)) > 0  # 2 px margin from the ring
-    crop = identity.image[:identity.size]
-    to_driver, to_target, background = [], [], 0
-    for t, (map_x, map_y) in enumerate(frame_maps(identity, motion)):
-        landed = locate(map_x, map_y, identity.landmarks, aimed[t])
-        to_driver.append(np.linalg.norm(landed - driven[t], axis=1).mean())
-        to_target.append(np.linalg.norm(landed - aimed[t], axis=1).mean())
-        frame = cv2.remap(identity.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        background = max(background, int(np.abs(frame[outside].astype(int) - crop[outside]).max()))
-    return (float(np.mean(to_driver)) / span, float(np.mean(to_target)) / span,
-            int(flips(identity, motion).sum()), background)
 
 
 def _report(speed: list[tuple], quality: list[tuple], travel: dict[str, float]) -> str:

@@ -10,6 +10,7 @@ from sitter.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {
     "engine.audio": ("Audio", "LipSync", "has_sound", "lip_sync", "read_audio", "voice_mouth"),
+    "engine.crop": ("crop_square", "square", "to_crop_coordinates"),
     "engine.errors": ("BadAudio", "BadCheckpoint", "BadImage", "BadLandmarks", "BadMotion", "BadSpeech", "BadVideo",
                       "EngineError", "FaceTooSmall", "NoFaceError", "SpeechUnavailable", "TrainingDiverged",
                       "WeightsMissing"),

@@ -1,0 +1,40 @@
+"""How well the warp engine follows a motion, read from its dense maps: landmark error, flips, background change.
+
+bench/bench_warp.py measures it on portraits driven by the driving fixtures and the presets, bench/bench_reenact.py
+on each driving fixture driven by its own track.
+"""
+
+import cv2
+import numpy as np
+
+from engine import Identity, Motion
+from engine.faces import eye_span
+from engine.warp import flips, frame_maps, locate, targets
+
+
+def warp_quality(identity: Identity, motion: Motion) -> tuple[float, float, int, int]:
+    """(error vs driver, error vs targets, flips, background max |diff|) for one identity and motion.
+
+    The errors are where each source landmark really lands in the output frame (the frame's dense map inverted by
+    `engine.warp.locate`) against the driver's transferred landmarks (`Motion.landmarks`), and against the warp's
+    own targets (the same after the engine's easing), mean over landmarks and frames, as a fraction of the
+    inter-ocular distance (outer eye corners, 36-45). Flips: triangles turned over, all frames. Background: the
+    largest pixel difference, all frames, between the output and the source crop outside the anchor ring (2 px
+    margin).
+    """
+    span = eye_span(identity.landmarks)
+    driven = motion.landmarks(identity.landmarks)
+    aimed = targets(identity, motion)[:, :68]
+    outside = np.ones((identity.size, identity.size), np.uint8)
+    cv2.fillPoly(outside, [np.round(identity.ring).astype(np.int32)], 0)
+    outside = cv2.erode(outside, np.ones((5, 5), np.uint8)) > 0  # 2 px margin from the ring
+    crop = identity.image[:identity.size]
+    to_driver, to_target, background = [], [], 0
+    for t, (map_x, map_y) in enumerate(frame_maps(identity, motion)):
+        landed = locate(map_x, map_y, identity.landmarks, aimed[t])
+        to_driver.append(np.linalg.norm(landed - driven[t], axis=1).mean())
+        to_target.append(np.linalg.norm(landed - aimed[t], axis=1).mean())
+        frame = cv2.remap(identity.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        background = max(background, int(np.abs(frame[outside].astype(int) - crop[outside]).max()))
+    return (float(np.mean(to_driver)) / span, float(np.mean(to_target)) / span,
+            int(flips(identity, motion).sum()), background)
