@@ -15,9 +15,10 @@ per-triangle coefficient tables (`cv2.LUT`), and one `cv2.remap`. The eyes and t
 the mesh with maps of their own:
 - an eye that closes keeps its eyeball where it was and lets the lids slide over it (the eye's inside maps
   with the eye corners only), rather than squashing the iris;
-- a mouth that opens wider than in the source shows a texture of the inside of a mouth (engine/inner_mouth.py:
-  dark, with a band of upper teeth for wide openings) rather than stretched lips; the texture sits below the
-  face crop in the same source image, so it costs no second remap.
+- a mouth that opens wider than in the source shows the inside of a mouth (engine/inner_mouth.py: a cavity
+  in the lips' colours, teeth, a tongue, in the source's blur and grain) rather than stretched lips; its
+  texture sits below the face crop in the same source image, so it costs no second remap, and its pixels'
+  map is computed directly (`InnerMouth.sample`), lip to lip in each column.
 
 Measured on one core: see bench/bench_warp.py and the "Warp engine" section of bench/RESULTS.md.
 """
@@ -48,7 +49,7 @@ from engine.faces import (
     opening,
 )
 from engine.geometry import SHIFT, fixed_point, similarities
-from engine.inner_mouth import mouth_outline, mouth_texture, texture_affines
+from engine.inner_mouth import InnerMouth, inner_mouth, mouth_outline
 from engine.motion import Motion
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class WarpConfig:
 class Identity:
     """Everything `render` needs about one face, computed once by `prepare`. Coordinates are output px."""
 
-    image: np.ndarray  # (size + texture rows, size, 3) uint8: the face crop, then the mouth texture below it
+    image: np.ndarray  # (size + atlas rows, size, 3) uint8: the face crop, then the inner mouth's atlas below it
     size: int
     rest: np.ndarray  # (P, 2) mesh vertices at rest: 68 landmarks, head points, then fixed anchors
     head: slice  # the vertices of `rest` that follow the head's pose
@@ -87,7 +88,7 @@ class Identity:
     orientation: np.ndarray  # (N,) +1 or -1, each triangle's winding with the mouth open; a flip changes it
     ring: np.ndarray  # (R, 2) the fixed anchor ring: outside it, frames equal the crop
     roi: tuple[int, int, int, int]  # x0, y0, x1, y1: the box that holds every moving triangle
-    texture: tuple[int, int, int]  # top row, width and height of the mouth texture in `image`
+    inner_mouth: InnerMouth  # where the inner mouth's atlas lies in `image`, and how the opening maps onto it
     eye_opening: np.ndarray  # (2,) mean lid gap of the right and left eye, px
     mouth_opening: float  # mean inner-lip gap, px
     crop: tuple[int, int, int]  # x, y, side of the square taken from the source image, in source px
@@ -171,6 +172,8 @@ def frame_maps(identity: Identity, motion: Motion) -> Iterator[tuple[np.ndarray,
         np.multiply(cv2.LUT(index, lut[3]), xs, out=out_y)
         out_y += cv2.LUT(index, lut[4]) * ys
         out_y += cv2.LUT(index, lut[5])
+        if plan.mouth_fill[t]:
+            _fill_mouth(identity.inner_mouth, plan.outlines[t], index, mouth, (xs, ys), (out_x, out_y), (x0, y0))
         yield map_x, map_y
 
 
@@ -230,7 +233,8 @@ class _Plan:
     eyes: np.ndarray  # (T, 2, 6, 2) int32: eye outlines, like corners
     eye_window: np.ndarray  # (T, 2) bool: eye no wider open than at rest: its inside maps by its corners only
     mouth: np.ndarray  # (T, 32, 2) int32: mouth opening outline, like corners
-    mouth_fill: np.ndarray  # (T,) bool: mouth open wider than at rest: its inside shows the texture
+    outlines: np.ndarray  # (T, 32, 2) float: the mouth opening's outline, px
+    mouth_fill: np.ndarray  # (T,) bool: mouth open wider than at rest: its inside shows the inner mouth
 
 
 def _plan(identity: Identity, motion: Motion) -> _Plan:
@@ -247,17 +251,30 @@ def _plan(identity: Identity, motion: Motion) -> _Plan:
         corners = [outline[0], outline[3]]
         luts[:, :, count + 1 + eye] = _similarity(landmarks[:, corners], identity.landmarks[corners]).reshape(frames, 6)
         eye_window[:, eye] = opening(landmarks, LIDS[2 * eye:2 * eye + 2]) <= identity.eye_opening[eye]
-    luts[:, :, count + 3] = texture_affines(landmarks, identity.texture).reshape(frames, 6)
     origin = np.array(identity.roi[:2])
+    outlines = mouth_outline(landmarks)
     return _Plan(
         luts=luts,
         corners=fixed_point(triangles - origin),
         painted=np.abs(_signed_area(triangles)) >= 0.5,
         eyes=fixed_point(landmarks[:, [RIGHT_EYE, LEFT_EYE]] - origin),
         eye_window=eye_window,
-        mouth=fixed_point(mouth_outline(landmarks) - origin),
+        mouth=fixed_point(outlines - origin),
+        outlines=outlines,
         mouth_fill=opening(landmarks, LIPS) > identity.mouth_opening + MOUTH_FILL_FROM,
     )
+
+
+def _fill_mouth(mouth: InnerMouth, outline: np.ndarray, index: np.ndarray, value: int, grid: tuple[np.ndarray, ...],
+                out: tuple[np.ndarray, ...], origin: tuple[int, int]) -> None:
+    """Point the map `out` (roi) at the inner mouth's atlas where `index` is `value`: inside the mouth
+    opening `outline` (px). Only the opening's bounding box is looked at; `grid` holds the roi's px
+    coordinates and `origin` is its top-left corner."""
+    x0, y0 = np.maximum(np.floor(outline.min(axis=0) - origin).astype(int), 0)
+    x1, y1 = np.ceil(outline.max(axis=0) - origin).astype(int) + 1
+    box = np.s_[y0:y1, x0:x1]
+    seen = index[box] == value
+    out[0][box][seen], out[1][box][seen] = mouth.sample(outline, grid[0][box][seen], grid[1][box][seen])
 
 
 def _within_reach(motion: Motion) -> Motion:
@@ -322,7 +339,7 @@ def _similarity(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
 
 def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int],
                     notes: tuple[str, ...]) -> Identity:
-    """Mesh the cropped face and build its mouth texture."""
+    """Mesh the cropped face and build its inner mouth."""
     size = crop.shape[0]
     frame = face_frame(landmarks)
     landmarks = _parted(landmarks, frame)
@@ -344,11 +361,10 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
     vertices = rest[np.unique(triangles)]
     x0, y0 = np.maximum(np.floor(vertices.min(axis=0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(vertices.max(axis=0)).astype(int) + 2, size)
-    texture = mouth_texture(crop, landmarks, frame.scale)
-    texture_height, texture_width = texture.shape[:2]
-    gap = np.repeat(crop[-1:], 2, axis=0)  # keeps bilinear taps at the crop's bottom edge off the texture
-    strip = np.zeros((texture_height, size, 3), np.uint8)
-    strip[:, :texture_width] = texture
+    gap = np.repeat(crop[-1:], 2, axis=0)  # keeps bilinear taps at the crop's bottom edge off the atlas
+    mouth, atlas = inner_mouth(crop, landmarks, top=size + len(gap))
+    strip = np.zeros((len(atlas), size, 3), np.uint8)
+    strip[:, :atlas.shape[1]] = atlas
     return Identity(
         image=np.ascontiguousarray(np.vstack([crop, gap, strip])),
         size=size,
@@ -358,7 +374,7 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
         orientation=np.sign(_signed_area(topology[triangles])),
         ring=ring,
         roi=(int(x0), int(y0), int(x1), int(y1)),
-        texture=(size + len(gap), texture_width, texture_height),
+        inner_mouth=mouth,
         eye_opening=np.array([opening(landmarks, LIDS[:2]), opening(landmarks, LIDS[2:])]),
         mouth_opening=float(opening(landmarks, LIPS)),
         crop=box,
