@@ -291,8 +291,8 @@ def _cavity(u: np.ndarray, v: np.ndarray, d: np.ndarray, gap: float, look: Look)
     lightening into each lip's colour over RIM from it. Never black."""
     down = v / max(gap, 1e-6)  # 0 at the upper lip, 1 at the lower
     throat = np.exp(-((u / 0.25) ** 2 + ((down - 0.45) / 0.3) ** 2)) * _smooth(gap, 0.3, 0.6)
-    shade = (0.85 + 0.15 * _smooth(down, 0.35, 1.0)) * (1 - 0.25 * _smooth(np.abs(u), 0.2, 0.45)) * (1 - 0.2 * throat)
-    deep = np.maximum(DEEP * look.lower_lip, DEEP_FLOOR * look.skin) * (1 - 0.15 * _smooth(gap, 0.1, 0.5))
+    shade = (0.85 + 0.15 * _smooth(down, 0.35, 1.0)) * (1 - 0.2 * _smooth(np.abs(u), 0.2, 0.45)) * (1 - 0.15 * throat)
+    deep = np.maximum(DEEP * look.lower_lip, DEEP_FLOOR * look.skin) * (1 - 0.1 * _smooth(gap, 0.1, 0.5))
     deep = deep * shade[..., None]
     colour = _over(deep, RIM_LIGHT * look.lower_edge, 1 - _smooth(d, 0, RIM))
     return _over(colour, RIM_LIGHT * look.upper_edge, 1 - _smooth(v, 0, 0.6 * RIM))
