@@ -31,6 +31,7 @@ LIP_EDGE = 2.0  # texels: each lip's own colour reaches this far into the openin
 RIM = 0.1  # the cavity lightens into the lower lip's colour over this depth from it (the upper lip's, 0.6 of it)
 RIM_LIGHT = 0.85  # the lips' inner rims, where they curl into the mouth: this much of the lips' edge colour
 DEEP, DEEP_FLOOR = 0.5, 0.12  # the cavity: this much of the lower lip's colour, at least this of the skin's light
+DEEP_SATURATION = 1.5  # and this much more saturated: flesh in shadow is redder than in light
 UPPER_TEETH = 0.13  # how far the middle upper teeth show below the upper lip
 TEETH_EDGES = np.array([0.0, 0.09, 0.165, 0.235, 0.3, 0.36])  # tooth edges from the middle: incisors, canines...
 LOWER_TEETH_FROM, LOWER_TEETH_RISE, LOWER_TEETH = 0.25, 0.4, 0.08  # gap they appear at, rise per gap, most
@@ -232,6 +233,7 @@ def _slice(gap: float, rows: int, width: int, look: Look, own: tuple[np.ndarray,
     d = gap - v
     texel = 1 / width
     inside = _drawn(u, v, d, gap, look, texel) if own is None else _with_own(u, v, d, gap, look, own, texel)
+    inside = _lip_edges(inside, v, d, look, texel, upper=own is None)
     image = np.where((v < 0)[..., None], look.upper_edge, np.where((d < 0)[..., None], look.lower_edge, inside))
     if look.blur > 0.3:
         image = cv2.GaussianBlur(image, (0, 0), look.blur)
@@ -239,9 +241,11 @@ def _slice(gap: float, rows: int, width: int, look: Look, own: tuple[np.ndarray,
     return np.clip(image[pad:pad + rows], 0, 255).astype(np.uint8)
 
 
-def _drawn(u: np.ndarray, v: np.ndarray, d: np.ndarray, gap: float, look: Look, texel: float) -> np.ndarray:
+def _drawn(u: np.ndarray, v: np.ndarray, d: np.ndarray, gap: float, look: Look, texel: float,
+           upper_teeth: bool = True) -> np.ndarray:
     """(..., 3) float: the drawn inside at mouth widths u across from the middle, v below the upper lip and
-    d above the lower, front to back: the upper teeth, the lower teeth, the tongue, and the cavity behind.
+    d above the lower, front to back: the upper teeth (unless `upper_teeth` is False), the lower teeth, the
+    tongue, and the cavity behind.
     Edges are a `texel` (mouth widths) soft, so that every slice puts an edge at the same place between its
     rows and a pixel's neighbours, sampled from different slices, agree."""
     colour = _cavity(u, v, d, gap, look)
@@ -251,29 +255,36 @@ def _drawn(u: np.ndarray, v: np.ndarray, d: np.ndarray, gap: float, look: Look, 
     rise = np.clip((gap - LOWER_TEETH_FROM) * LOWER_TEETH_RISE, 0, LOWER_TEETH)
     lower = rise * (1 - (u / 0.28) ** 2).clip(0) - 0.002 * _tooth_curve(u)
     colour = _over(colour, 0.8 * _teeth(u, d, look), _edge(lower - d, texel) * _edge(0.22 - np.abs(u), texel))
+    if not upper_teeth:
+        return colour
     upper = UPPER_TEETH - 0.55 * u**2 - 0.003 * _tooth_curve(u)  # side teeth recede and rise; round edges
-    colour = _over(colour, _teeth(u, v, look), _edge(upper - v, texel) * _edge(TEETH_EDGES[-1] - np.abs(u), texel))
-    return _lip_edges(colour, v, d, look, texel)
+    return _over(colour, _teeth(u, v, look), _edge(upper - v, texel) * _edge(TEETH_EDGES[-1] - np.abs(u), texel))
 
 
 def _with_own(u: np.ndarray, v: np.ndarray, d: np.ndarray, gap: float, look: Look,
               own: tuple[np.ndarray, np.ndarray], texel: float) -> np.ndarray:
     """(..., 3) float: the source's own inside, opened to `gap`: its upper part (to where it parts) hangs
-    from the upper lip, its lower part from the lower lip, the cavity between, and where all of it hangs
-    from the upper lip, the lower lip's own rim below."""
+    from the upper lip, its lower part from the lower lip, the cavity between; where all of it hangs from
+    the upper lip (a smile with only the upper teeth), the drawn lower teeth and tongue show below it."""
     image, own_gap = own
     rows = len(image)
     split = _parting(image)
     extra = np.maximum(gap - own_gap, 0.0)[None, :]  # how much wider than the source, per column
     depth = np.where(v <= split * own_gap, v, np.where(d <= (1 - split) * own_gap, own_gap - d, split * own_gap))
     source_row = np.clip(depth / np.maximum(own_gap, 1e-6) * (rows - 1), 0, rows - 1)
-    taken = np.take_along_axis(image, np.round(source_row).astype(int)[..., None], axis=0)
+    above = np.floor(source_row).astype(int)
+    below = np.minimum(above + 1, rows - 1)
+    taken = _over(np.take_along_axis(image, above[..., None], axis=0),
+                  np.take_along_axis(image, below[..., None], axis=0), source_row - above)
     seam = np.minimum(np.abs(v - split * own_gap), np.abs(d - (1 - split) * own_gap))
     between = (v > split * own_gap) & (d > (1 - split) * own_gap)
     alpha = np.where(between, 1 - _smooth(seam, 0, np.minimum(extra, LIP_EDGE * texel) + 1e-6), 1.0)
-    away = np.ones_like(v)  # no rim where the source's own inside meets the cavity
-    cavity = _cavity(u, away, d - (1 - split) * own_gap if split == 1.0 else away, gap, look)
-    return _lip_edges(_over(cavity, taken, alpha), v, d, look, texel, upper=False)
+    if split == 1.0:
+        behind = _drawn(u, v, d, gap, look, texel, upper_teeth=False)
+    else:
+        away = np.ones_like(v)  # no rim where the source's own inside meets the cavity
+        behind = _cavity(u, away, away, gap, look)
+    return _over(behind, taken, alpha)
 
 
 def _lip_edges(colour: np.ndarray, v: np.ndarray, d: np.ndarray, look: Look, texel: float,
@@ -292,7 +303,8 @@ def _cavity(u: np.ndarray, v: np.ndarray, d: np.ndarray, gap: float, look: Look)
     down = v / max(gap, 1e-6)  # 0 at the upper lip, 1 at the lower
     throat = np.exp(-((u / 0.25) ** 2 + ((down - 0.45) / 0.3) ** 2)) * _smooth(gap, 0.3, 0.6)
     shade = (0.85 + 0.15 * _smooth(down, 0.35, 1.0)) * (1 - 0.2 * _smooth(np.abs(u), 0.2, 0.45)) * (1 - 0.15 * throat)
-    deep = np.maximum(DEEP * look.lower_lip, DEEP_FLOOR * look.skin) * (1 - 0.1 * _smooth(gap, 0.1, 0.5))
+    lip = look.lower_lip.mean() + DEEP_SATURATION * (look.lower_lip - look.lower_lip.mean())  # shade is redder
+    deep = np.maximum(DEEP * np.clip(lip, 0, 255), DEEP_FLOOR * look.skin) * (1 - 0.1 * _smooth(gap, 0.1, 0.5))
     deep = deep * shade[..., None]
     colour = _over(deep, RIM_LIGHT * look.lower_edge, 1 - _smooth(d, 0, RIM))
     return _over(colour, RIM_LIGHT * look.upper_edge, 1 - _smooth(v, 0, 0.6 * RIM))
