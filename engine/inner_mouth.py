@@ -24,7 +24,7 @@ import numpy as np
 
 from engine.faces import LEFT_EYE, LIPS, RIGHT_EYE, opening
 
-# Sizes in mouth widths (inner corner to inner corner); the texture's scale is one texel per source px.
+# Sizes in mouth widths (inner corner to inner corner); the texture has one texel per px of the crop.
 MARGIN = 0.06  # texture columns beyond each corner, for pixels of the outline's raster just outside it
 GAP_FIRST, GAP_STEP, GAP_LAST = 0.01, 1.08, 0.9  # the slices' gaps between the lips: 0.01, 0.0108, ... 0.9
 LIP_EDGE = 2.0  # texels: each lip's own colour reaches this far into the opening
@@ -53,7 +53,7 @@ class Look:
     lower_lip: np.ndarray  # (3,) the lower lip's
     upper_edge: np.ndarray  # (columns, 3): the upper lip along its inner edge, corner to corner like the texture
     lower_edge: np.ndarray  # (columns, 3): the lower lip along its inner edge
-    teeth: np.ndarray  # (3,) the whites of the eyes, as lit in this image
+    teeth: np.ndarray  # (3,) the whites of the eyes as lit in this image, a little greyer
     skin: float  # mean luminance of the skin around the mouth
     blur: float  # px: Gaussian sigma the source's edges around the mouth are blurred by
     grain: np.ndarray  # (H, W) float: luminance detail of the chin (grain, brush strokes), mean 0
