@@ -237,7 +237,8 @@ def _slice(gap: float, rows: int, width: int, look: Look, own: tuple[np.ndarray,
     image = np.where((v < 0)[..., None], look.upper_edge, np.where((d < 0)[..., None], look.lower_edge, inside))
     if look.blur > 0.3:
         image = cv2.GaussianBlur(image, (0, 0), look.blur)
-    image = image * (1 + _grain_over(look.grain, v, u, width)[..., None] / max(look.skin, 1.0))
+    light = np.clip(image.mean(axis=-1, keepdims=True) / max(look.skin, 1.0), 0.0, 1.5)
+    image = image + _grain_over(look.grain, v, u, width)[..., None] * np.sqrt(light)  # grain fades in the dark
     return np.clip(image[pad:pad + rows], 0, 255).astype(np.uint8)
 
 

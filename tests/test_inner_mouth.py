@@ -77,6 +77,24 @@ def test_lower_teeth_show_only_once_the_jaw_drops(engine: WarpEngine, identities
     assert _teeth_share(frame, identity, _band(landmarks, upper=False)) > 0.25
 
 
+def test_the_inside_takes_the_source_blur_and_grain(engine: WarpEngine) -> None:
+    image = cv2.cvtColor(cv2.imread(str(DATA / "bouguereau_girl_small.jpg")), cv2.COLOR_BGR2RGB)
+    noise = np.random.default_rng(0).normal(0.0, 12.0, image.shape)
+    looks = {"as is": image, "blurred": cv2.GaussianBlur(image, (0, 0), 2.0),
+             "grainy": np.clip(image + noise, 0, 255).astype(np.uint8)}
+    sharpness, grain = {}, {}
+    for name, source in looks.items():
+        identity = engine.prepare([source], [DATA / "bouguereau_girl_small.landmarks.json"])
+        frame, landmarks = opened(engine, identity, 0.45)
+        luminance = _luminance(frame)
+        slope = np.hypot(cv2.Sobel(luminance, cv2.CV_64F, 1, 0), cv2.Sobel(luminance, cv2.CV_64F, 0, 1))
+        sharpness[name] = np.percentile(slope[_away_from_lips(landmarks, 0.02)], 95)  # the teeth's edges
+        cavity = _away_from_lips(landmarks, 0.15)
+        grain[name] = (luminance - cv2.GaussianBlur(luminance, (0, 0), 1.0))[cavity].std()
+    assert sharpness["blurred"] < 0.7 * sharpness["as is"]  # as soft as the source
+    assert grain["grainy"] > 1.3 * grain["as is"]  # and as grainy
+
+
 def test_a_smile_keeps_its_own_teeth_under_the_upper_lip(engine: WarpEngine, identities: dict) -> None:
     identity = identities["astronaut"]
     source = identity.image[:SIZE]
