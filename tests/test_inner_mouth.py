@@ -1,6 +1,6 @@
 """The inside of an open mouth (engine/inner_mouth.py), on a photograph and two paintings: no black hole with a
 hard edge, but the subject's own colours shading in from the lips, upper teeth right under the upper lip, lower
-teeth only once the jaw has dropped, and a source's own teeth kept."""
+teeth only once the jaw has dropped, the source's blur and grain, and a source's own teeth kept."""
 
 from pathlib import Path
 
