@@ -1,7 +1,6 @@
-"""Plane geometry that both the mesh warp (engine/warp.py) and the inner mouth (engine/inner_mouth.py) draw
-with: polygons at a fraction of a pixel for cv2's fillers, and similarity transforms written with complex
-numbers (a point x + iy turned and scaled by one complex ratio, then shifted).
-"""
+"""Plane geometry the mesh warp (engine/warp.py) draws with: polygons at a fraction of a pixel for cv2's
+fillers, and similarity transforms written with complex numbers (a point x + iy turned and scaled by one
+complex ratio, then shifted)."""
 
 import numpy as np
 

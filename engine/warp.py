@@ -17,9 +17,10 @@ the mesh with maps of their own:
   with the eye corners only), rather than squashing the iris;
 - then, on the frame, the iris moves inside its eye as the gaze says, and an eye nearly shut fills with the
   skin of its lid (engine/eyes.py);
-- a mouth that opens wider than in the source shows a texture of the inside of a mouth (engine/inner_mouth.py:
-  dark, with a band of upper teeth for wide openings) rather than stretched lips; the texture sits below the
-  face crop in the same source image, so it costs no second remap.
+- a mouth that opens wider than in the source shows the inside of a mouth (engine/inner_mouth.py: a cavity
+  in the lips' colours, teeth, a tongue, in the source's blur and grain) rather than stretched lips; its
+  texture sits below the face crop in the same source image, so it costs no second remap, and its pixels'
+  map is computed directly (`InnerMouth.sample`), lip to lip in each column.
 
 Measured on one core: see bench/bench_warp.py and the "Warp engine" section of bench/RESULTS.md.
 """
@@ -51,7 +52,7 @@ from engine.faces import (
     opening,
 )
 from engine.geometry import SHIFT, fixed_point, similarities
-from engine.inner_mouth import mouth_outline, mouth_texture, texture_affines
+from engine.inner_mouth import InnerMouth, inner_mouth, mouth_outline
 from engine.motion import Motion
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class WarpConfig:
 class Identity:
     """Everything `render` needs about one face, computed once by `prepare`. Coordinates are output px."""
 
-    image: np.ndarray  # (size + texture rows, size, 3) uint8: the face crop, then the mouth texture below it
+    image: np.ndarray  # (size + atlas rows, size, 3) uint8: the face crop, then the inner mouth's atlas below it
     size: int
     rest: np.ndarray  # (P, 2) mesh vertices at rest: 68 landmarks, head points, then fixed anchors
     head: slice  # the vertices of `rest` that follow the head's pose
@@ -90,7 +91,7 @@ class Identity:
     orientation: np.ndarray  # (N,) +1 or -1, each triangle's winding with the mouth open; a flip changes it
     ring: np.ndarray  # (R, 2) the fixed anchor ring: outside it, frames equal the crop
     roi: tuple[int, int, int, int]  # x0, y0, x1, y1: the box that holds every moving triangle
-    texture: tuple[int, int, int]  # top row, width and height of the mouth texture in `image`
+    inner_mouth: InnerMouth  # where the inner mouth's atlas lies in `image`, and how the opening maps onto it
     eye_opening: np.ndarray  # (2,) mean lid gap of the right and left eye, px
     mouth_opening: float  # mean inner-lip gap, px
     eyes: tuple[EyeLayers, EyeLayers]  # the right and left eye's iris, sclera and lid, to look about and blink
@@ -185,6 +186,8 @@ def _maps(identity: Identity, plan: "_Plan") -> Iterator[tuple[np.ndarray, np.nd
         np.multiply(cv2.LUT(index, lut[3]), xs, out=out_y)
         out_y += cv2.LUT(index, lut[4]) * ys
         out_y += cv2.LUT(index, lut[5])
+        if plan.mouth_fill[t]:
+            _fill_mouth(identity.inner_mouth, plan.outlines[t], index, mouth, (xs, ys), (out_x, out_y), (x0, y0))
         yield map_x, map_y
 
 
@@ -246,7 +249,8 @@ class _Plan:
     irises: np.ndarray  # (T, 2, 2) each eye's iris shift, source px (zero: where it rests)
     shut: np.ndarray  # (T, 2) how much of each eye its lid covers (0: open)
     mouth: np.ndarray  # (T, 32, 2) int32: mouth opening outline, like corners
-    mouth_fill: np.ndarray  # (T,) bool: mouth open wider than at rest: its inside shows the texture
+    outlines: np.ndarray  # (T, 32, 2) float: the mouth opening's outline, px
+    mouth_fill: np.ndarray  # (T,) bool: mouth open wider than at rest: its inside shows the inner mouth
 
 
 def _plan(identity: Identity, motion: Motion) -> _Plan:
@@ -264,8 +268,8 @@ def _plan(identity: Identity, motion: Motion) -> _Plan:
         luts[:, :, count + 1 + eye] = _similarity(landmarks[:, corners], identity.landmarks[corners]).reshape(frames, 6)
         openness[:, eye] = opening(landmarks, LIDS[2 * eye:2 * eye + 2]) / identity.eye_opening[eye]
         eye_window[:, eye] = openness[:, eye] <= 1
-    luts[:, :, count + 3] = texture_affines(landmarks, identity.texture).reshape(frames, 6)
     origin = np.array(identity.roi[:2])
+    outlines = mouth_outline(landmarks)
     return _Plan(
         luts=luts,
         corners=fixed_point(triangles - origin),
@@ -274,9 +278,22 @@ def _plan(identity: Identity, motion: Motion) -> _Plan:
         eye_window=eye_window,
         irises=np.stack([shifts(layers, motion.gaze) for layers in identity.eyes], axis=1),
         shut=shut_share(openness),
-        mouth=fixed_point(mouth_outline(landmarks) - origin),
+        mouth=fixed_point(outlines - origin),
+        outlines=outlines,
         mouth_fill=opening(landmarks, LIPS) > identity.mouth_opening + MOUTH_FILL_FROM,
     )
+
+
+def _fill_mouth(mouth: InnerMouth, outline: np.ndarray, index: np.ndarray, value: int, grid: tuple[np.ndarray, ...],
+                out: tuple[np.ndarray, ...], origin: tuple[int, int]) -> None:
+    """Point the map `out` (roi) at the inner mouth's atlas where `index` is `value`: inside the mouth
+    opening `outline` (px). Only the opening's bounding box is looked at; `grid` holds the roi's px
+    coordinates and `origin` is its top-left corner."""
+    x0, y0 = np.maximum(np.floor(outline.min(axis=0) - origin).astype(int), 0)
+    x1, y1 = np.ceil(outline.max(axis=0) - origin).astype(int) + 1
+    box = np.s_[y0:y1, x0:x1]
+    seen = index[box] == value
+    out[0][box][seen], out[1][box][seen] = mouth.sample(outline, grid[0][box][seen], grid[1][box][seen])
 
 
 def _within_reach(motion: Motion) -> Motion:
@@ -341,7 +358,7 @@ def _similarity(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
 
 def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int],
                     notes: tuple[str, ...]) -> Identity:
-    """Mesh the cropped face and build its mouth texture."""
+    """Mesh the cropped face and build its inner mouth."""
     size = crop.shape[0]
     frame = face_frame(landmarks)
     landmarks = _parted(landmarks, frame)
@@ -363,11 +380,10 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
     vertices = rest[np.unique(triangles)]
     x0, y0 = np.maximum(np.floor(vertices.min(axis=0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(vertices.max(axis=0)).astype(int) + 2, size)
-    texture = mouth_texture(crop, landmarks, frame.scale)
-    texture_height, texture_width = texture.shape[:2]
-    gap = np.repeat(crop[-1:], 2, axis=0)  # keeps bilinear taps at the crop's bottom edge off the texture
-    strip = np.zeros((texture_height, size, 3), np.uint8)
-    strip[:, :texture_width] = texture
+    gap = np.repeat(crop[-1:], 2, axis=0)  # keeps bilinear taps at the crop's bottom edge off the atlas
+    mouth, atlas = inner_mouth(crop, landmarks, top=size + len(gap))
+    strip = np.zeros((len(atlas), size, 3), np.uint8)
+    strip[:, :atlas.shape[1]] = atlas
     return Identity(
         image=np.ascontiguousarray(np.vstack([crop, gap, strip])),
         size=size,
@@ -377,7 +393,7 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
         orientation=np.sign(_signed_area(topology[triangles])),
         ring=ring,
         roi=(int(x0), int(y0), int(x1), int(y1)),
-        texture=(size + len(gap), texture_width, texture_height),
+        inner_mouth=mouth,
         eye_opening=np.array([opening(landmarks, LIDS[:2]), opening(landmarks, LIDS[2:])]),
         mouth_opening=float(opening(landmarks, LIPS)),
         eyes=(eye_layers(crop, landmarks[list(RIGHT_EYE)]), eye_layers(crop, landmarks[list(LEFT_EYE)])),

@@ -126,7 +126,7 @@ def test_an_opening_mouth_is_filled_dark_not_stretched(engine: WarpEngine, ident
     luminance = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     source = cv2.cvtColor(identity.image[:SIZE], cv2.COLOR_RGB2GRAY)
     assert inside.sum() > 50
-    assert luminance[inside].mean() < 0.5 * source[lips].mean()  # darker than the lips ever were
+    assert np.median(luminance[inside]) < 0.5 * source[lips].mean()  # mostly darker than the lips ever were
     assert np.percentile(luminance[inside], 99) > 1.5 * np.median(luminance[inside])  # a band of teeth
 
 
