@@ -1,12 +1,17 @@
-"""Benchmark of provenance/watermark.py: speed, quality, robustness and false positives.
+"""Benchmark of provenance/watermark.py: speed, visibility, robustness and false positives.
 
-    .venv/bin/python bench/bench_watermark.py                # ~10 minutes on 2 cores
+    .venv/bin/python bench/bench_watermark.py                # ~20 minutes on 2 cores
     .venv/bin/python bench/bench_watermark.py --quick        # 3 clips, for a smoke run
 
 Test clips: the two driving videos and nine talking clips of ../shared/fixtures (first 4 s, native
-sizes 480x480 to 720x1364), and the five portraits animated here with a slow sway (4 s each).
+sizes 480x480 to 720x1364), the five portraits animated here with a slow sway (4 s each), and two
+flat-background clips made here: a portrait hanging on a plain wall, and a slow sky gradient.
 Each is marked with its own id and written as Sitter writes outputs (H.264, CRF 18); each attack
-starts from that file and ends in a fresh H.264 encode (CRF 23 unless the attack is the CRF).
+starts from that file and ends in a fresh encode (H.264 CRF 23 unless the attack says otherwise).
+Unmarked copies of every clip go through the same attacks (the false-positive count).
+Visibility is measured on the delivered file against the same clip encoded the same way unmarked,
+overall and in flat regions (7x7 local standard deviation of the source under 1.5), and a 4x zoom
+of a flat area, marked beside unmarked, is saved as bench/watermark_flat_zoom.png.
 Speed is measured pinned to one core with OpenCV's threads set to 1. Prints a Markdown table and
 writes it into bench/RESULTS.md as the "## Watermark" section (other sections are kept).
 """
@@ -26,9 +31,18 @@ import numpy as np
 from results import RESULTS, machine, write_section
 
 from provenance.video import read_frames, write_mp4
-from provenance.watermark import ALGORITHM, MIN_PSNR_DB, Watermarker, read_watermark, watermark_frames
+from provenance.watermark import (
+    ALGORITHM,
+    MIN_PSNR_DB,
+    PREVIOUS,
+    SHAPED_PSNR_DB,
+    Watermarker,
+    read_watermark,
+    watermark_frames,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+ZOOM = Path(__file__).resolve().parent / "watermark_flat_zoom.png"
 FPS = 25
 CLIP_SECONDS = 4
 RNG = np.random.default_rng(2024)
@@ -63,6 +77,35 @@ def portrait_clip(path: Path) -> list[np.ndarray]:
     return frames
 
 
+def wall_clip(path: Path) -> list[np.ndarray]:
+    """A portrait hanging on a plain wall (a faint vertical shading, no texture), swaying a little:
+    the flat background where a mark shows first."""
+    image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    picture = cv2.resize(image, (200, 260), interpolation=cv2.INTER_AREA)
+    shading = np.linspace(-6, 6, 512, dtype=np.float32)[:, None, None]
+    wall = np.clip(np.float32([196, 186, 170]) + shading + np.zeros((512, 512, 3), np.float32), 0, 255)
+    frames = []
+    for i in range(CLIP_SECONDS * FPS):
+        frame = wall.astype(np.uint8)
+        left = 156 + round(4 * np.sin(2 * np.pi * i / (CLIP_SECONDS * FPS)))
+        frame[120:380, left:left + 200] = picture
+        frames.append(frame)
+    return frames
+
+
+def sky_clip() -> list[np.ndarray]:
+    """A clear sky: a vertical blue gradient that drifts and brightens slowly, flat everywhere."""
+    rows = np.linspace(0, 1, 512, dtype=np.float32)[:, None, None]
+    top, bottom = np.float32([70, 120, 200]), np.float32([180, 210, 240])
+    frames = []
+    for i in range(CLIP_SECONDS * FPS):
+        t = i / (CLIP_SECONDS * FPS)
+        mix = np.clip(rows + 0.1 * np.sin(2 * np.pi * t), 0, 1)
+        frames.append(np.broadcast_to(np.clip(top + (bottom - top) * mix + 3 * t, 0, 255), (512, 512, 3))
+                      .astype(np.uint8))
+    return frames
+
+
 def test_clips(quick: bool) -> dict[str, list[np.ndarray]]:
     videos = sorted((FIXTURES / "driving").glob("*.mp4")) + sorted((FIXTURES / "talking").glob("*.mp4"))
     portraits = sorted(p for p in (FIXTURES / "portraits").iterdir() if p.suffix in (".jpg", ".png"))
@@ -70,10 +113,12 @@ def test_clips(quick: bool) -> dict[str, list[np.ndarray]]:
         videos, portraits = videos[:1] + videos[-1:], portraits[:1]
     clips = {path.stem: video_clip(path) for path in videos}
     clips.update({path.stem: portrait_clip(path) for path in portraits})
+    clips["flat: portrait on a wall"] = wall_clip(FIXTURES / "portraits" / "einstein_photo.jpg")
+    clips["flat: sky gradient"] = sky_clip()
     return clips
 
 
-# attacks: each takes the delivered frames and returns (frames, fps, crf) to encode
+# attacks: each takes the delivered frames and returns (frames, fps, crf, container) to encode
 
 
 def resize(frames: list[np.ndarray], factor: float) -> list[np.ndarray]:
@@ -104,26 +149,84 @@ def cut_2s(frames: list[np.ndarray]) -> list[np.ndarray]:
     return frames[start:start + 2 * FPS]
 
 
-ATTACKS: dict[str, Callable[[list[np.ndarray]], tuple[list[np.ndarray], float, int]]] = {
-    "none (CRF 18 output)": lambda f: (f, FPS, 0),
-    "H.264 CRF 23": lambda f: (f, FPS, 23),
-    "H.264 CRF 28": lambda f: (f, FPS, 28),
-    "downscale 0.5x": lambda f: (resize(f, 0.5), FPS, 23),
-    "center crop 90%": lambda f: (center_crop(f, 0.9), FPS, 23),
-    "crop 90%, rescaled back": lambda f: (crop_rescaled(f), FPS, 23),
-    "downscale 0.5x + crop 90%": lambda f: (center_crop(resize(f, 0.5), 0.9), FPS, 23),
-    "brightness +20": lambda f: ([cv2.add(x, np.full_like(x, 20)) for x in f], FPS, 23),
-    "25 -> 15 fps": lambda f: (drop_to_15fps(f), 15, 23),
-    "2 s cut": lambda f: (cut_2s(f), FPS, 23),
+def rotate(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """A tilt by 3 degrees, one way or the other at random, the corners filled by reflection."""
+    height, width = frames[0].shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), float(RNG.choice([-3.0, 3.0])), 1.0)
+    return [cv2.warpAffine(f, matrix, (width, height), borderMode=cv2.BORDER_REFLECT) for f in frames]
+
+
+def h264_round_trip(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    with tempfile.TemporaryDirectory() as tmp:
+        write_mp4(frames, Path(tmp) / "step.mp4", FPS, crf=crf)
+        return list(read_frames(Path(tmp) / "step.mp4"))
+
+
+def aspect_and_back(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Boxed into 16:9 (pillarbox for a clip narrower than that, letterbox otherwise), published as
+    H.264 CRF 23, then cropped back to the picture."""
+    height, width = frames[0].shape[:2]
+    box_w, box_h = max(width, even(height * 16 / 9)), max(height, even(width * 9 / 16))
+    top, left = (box_h - height) // 2, (box_w - width) // 2
+    boxed = [cv2.copyMakeBorder(f, top, box_h - height - top, left, box_w - width - left, cv2.BORDER_CONSTANT)
+             for f in frames]
+    return [f[top:top + height, left:left + width] for f in h264_round_trip(boxed, 23)]
+
+
+def screen_capture(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Played on a screen and recorded: 0.75x, a blur of sigma 1, noise of sigma 2, gamma 0.9."""
+    gamma = np.clip(255 * (np.arange(256) / 255) ** 0.9, 0, 255).astype(np.uint8)
+    captured = []
+    for frame in resize(frames, 0.75):
+        blurred = cv2.GaussianBlur(frame, (0, 0), 1.0).astype(np.float32)
+        noisy = np.clip(blurred + RNG.normal(0, 2, blurred.shape), 0, 255).astype(np.uint8)
+        captured.append(cv2.LUT(noisy, gamma))
+    return captured
+
+
+ATTACKS: dict[str, Callable[[list[np.ndarray]], tuple[list[np.ndarray], float, int, str]]] = {
+    "none (CRF 18 output)": lambda f: (f, FPS, 0, "mp4"),
+    "H.264 CRF 23": lambda f: (f, FPS, 23, "mp4"),
+    "H.264 CRF 28": lambda f: (f, FPS, 28, "mp4"),
+    "downscale 0.5x": lambda f: (resize(f, 0.5), FPS, 23, "mp4"),
+    "center crop 90%": lambda f: (center_crop(f, 0.9), FPS, 23, "mp4"),
+    "crop 90%, rescaled back": lambda f: (crop_rescaled(f), FPS, 23, "mp4"),
+    "downscale 0.5x + crop 90%": lambda f: (center_crop(resize(f, 0.5), 0.9), FPS, 23, "mp4"),
+    "brightness +20": lambda f: ([cv2.add(x, np.full_like(x, 20)) for x in f], FPS, 23, "mp4"),
+    "25 -> 15 fps": lambda f: (drop_to_15fps(f), 15, 23, "mp4"),
+    "2 s cut": lambda f: (cut_2s(f), FPS, 23, "mp4"),
+    "new: horizontal mirror": lambda f: ([np.ascontiguousarray(x[:, ::-1]) for x in f], FPS, 23, "mp4"),
+    "new: rotation by 3 degrees": lambda f: (rotate(f), FPS, 23, "mp4"),
+    "new: boxed to 16:9 and cropped back": lambda f: (aspect_and_back(f), FPS, 23, "mp4"),
+    "new: downscale 0.25x": lambda f: (resize(f, 0.25), FPS, 23, "mp4"),
+    "new: VP9 WebM (CRF 32)": lambda f: (f, FPS, 32, "webm"),
+    "new: screen capture (0.75x, blur, noise, gamma), CRF 28": lambda f: (screen_capture(f), FPS, 28, "mp4"),
 }
+TARGETS = {"new: downscale 0.25x": 14, "new: screen capture (0.75x, blur, noise, gamma), CRF 28": 14}  # else all
+
+
+def write_webm(frames: list[np.ndarray], path: Path, fps: float, crf: int) -> None:
+    """VP9 in WebM, as a browser or a platform's converter writes it (libvpx's constant quality)."""
+    with av.open(str(path), mode="w", format="webm") as container:
+        stream = container.add_stream("libvpx-vp9", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def attacked_file(frames: list[np.ndarray], attack: str, source: Path, work: Path) -> Path:
-    attacked, fps, crf = ATTACKS[attack](frames)
+    attacked, fps, crf, container = ATTACKS[attack](frames)
     if crf == 0:
         return source
-    path = work / "attacked.mp4"
-    write_mp4(attacked, path, fps, crf=crf)
+    path = work / f"attacked.{container}"
+    if container == "webm":
+        write_webm(attacked, path, fps, crf)
+    else:
+        write_mp4(attacked, path, fps, crf=crf)
     return path
 
 
@@ -135,34 +238,91 @@ def psnr(marked: np.ndarray, original: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / mse)) if mse else float("inf")
 
 
-def robustness(clips: dict[str, list[np.ndarray]], work: Path) -> tuple[list[dict], float]:
-    """Mark each clip, attack it every way, read it. Unmarked copies go through the same attacks."""
+def flat_mask(frame: np.ndarray) -> np.ndarray:
+    """Where the source is flat: 7x7 local standard deviation of luma under 1.5 levels."""
+    luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean = cv2.blur(luma, (7, 7))
+    return np.sqrt(np.maximum(cv2.blur(luma * luma, (7, 7)) - mean * mean, 0)) < 1.5
+
+
+def difference(frames: list[np.ndarray], delivered: list[np.ndarray], plain: list[np.ndarray]) -> tuple[float, float]:
+    """RMS difference in grey levels between a delivered file and the same clip encoded unmarked: overall, and
+    in the source's flat regions (nan when it has none)."""
+    total, flat_total, count, flat_count = 0.0, 0.0, 0, 0
+    for source, marked, unmarked in zip(frames, delivered, plain, strict=True):
+        squared = ((marked.astype(np.float32) - unmarked) ** 2).mean(axis=2)
+        flat = flat_mask(source)
+        total, count = total + squared.sum(), count + squared.size
+        flat_total, flat_count = flat_total + squared[flat].sum(), flat_count + flat.sum()
+    return float(np.sqrt(total / count)), float(np.sqrt(flat_total / flat_count)) if flat_count else float("nan")
+
+
+def delivered_difference(frames: list[np.ndarray], marked: list[np.ndarray], plain: list[np.ndarray],
+                         work: Path) -> tuple[float, float]:
+    write_mp4(marked, work / "visibility.mp4", FPS, crf=18)
+    return difference(frames, list(read_frames(work / "visibility.mp4")), plain)
+
+
+def encoder_floor(frames: list[np.ndarray], plain: list[np.ndarray], work: Path) -> tuple[float, float]:
+    """The same difference for a change no one could see: one level up on 0.1% of the pixels. What x264
+    does differently for any change at all (its decisions move), not the mark."""
+    specks = (RNG.random(frames[0].shape[:2]) < 0.001).astype(np.uint8)
+    return delivered_difference(frames, [cv2.add(f, cv2.merge([specks] * 3)) for f in frames], plain, work)
+
+
+def save_zoom(frames: list[np.ndarray], delivered: list[np.ndarray], plain: list[np.ndarray]) -> None:
+    """A 96x96 flat patch of the wall, 4x: unmarked delivered, marked delivered, and their difference x8."""
+    rows, cols = slice(8, 104), slice(16, 112)  # plain wall, left of the picture
+    unmarked, marked = plain[0][rows, cols], delivered[0][rows, cols]
+    diff = np.clip(128 + 8 * (marked.astype(np.int16) - unmarked), 0, 255).astype(np.uint8)
+    gap = np.full((96, 4, 3), 255, np.uint8)
+    strip = np.hstack([unmarked, gap, marked, gap, diff])
+    zoomed = cv2.resize(strip, (strip.shape[1] * 4, strip.shape[0] * 4), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(ZOOM), cv2.cvtColor(zoomed, cv2.COLOR_RGB2BGR))
+
+
+def robustness(clips: dict[str, list[np.ndarray]], work: Path) -> tuple[list[dict], list[dict]]:
+    """Mark each clip, attack it every way, read it. Unmarked copies go through the same attacks.
+    Also measures each clip's visibility, for this version and the previous one."""
     rows = {attack: {"found": 0, "wrong": 0, "clips": 0, "accuracy": [], "decoded": [], "seconds": [],
-                     "false": 0, "unmarked": 0} for attack in ATTACKS}
-    psnrs = []
+                     "false": 0, "unmarked": 0, "flat_found": 0} for attack in ATTACKS}
+    looks = []
     for index, (name, frames) in enumerate(clips.items()):
         wm_id = int(RNG.integers(0, 2**32))
         marked = list(watermark_frames(frames, wm_id))
-        psnrs += [psnr(m, f) for m, f in zip(marked, frames, strict=True)]
         delivered_path, plain_path = work / "marked.mp4", work / "plain.mp4"
         write_mp4(marked, delivered_path, FPS, crf=18)
         write_mp4(frames, plain_path, FPS, crf=18)
         delivered, plain = list(read_frames(delivered_path)), list(read_frames(plain_path))
+        before = Watermarker(wm_id, PREVIOUS)
+        looks.append({"clip": name, "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}",
+                      "flat share": float(flat_mask(frames[0]).mean()),
+                      "psnr": min(psnr(m, f) for m, f in zip(marked, frames, strict=True)),
+                      "now": difference(frames, delivered, plain),
+                      "before": delivered_difference(frames, [before.embed(f) for f in frames], plain, work),
+                      "floor": encoder_floor(frames, plain, work)})
+        if name.startswith("flat: portrait"):
+            save_zoom(frames, delivered, plain)
+        flat = name.startswith("flat:")  # counted apart: the issue's targets are on the 16 clips
         for attack, row in rows.items():
             start = time.perf_counter()
             reading = read_watermark(attacked_file(delivered, attack, delivered_path, work))
             row["seconds"].append(time.perf_counter() - start)
-            row["clips"] += 1
-            row["found"] += reading.found and reading.wm_id == wm_id
+            right = reading.found and reading.wm_id == wm_id
             row["wrong"] += reading.found and reading.wm_id != wm_id
-            row["accuracy"] += reading.per_frame_scores or [float("nan")]
-            row["decoded"].append(reading.frames_decoded / max(reading.frames_examined, 1))
+            if flat:
+                row["flat_found"] += right
+            else:
+                row["clips"] += 1
+                row["found"] += right
+                row["accuracy"] += reading.per_frame_scores or [float("nan")]
+                row["decoded"].append(reading.frames_decoded / max(reading.frames_examined, 1))
             unmarked = read_watermark(attacked_file(plain, attack, plain_path, work))
             row["unmarked"] += 1
             row["false"] += unmarked.found
-        print(f"  [{index + 1}/{len(clips)}] {name}: {frames[0].shape[1]}x{frames[0].shape[0]}, "
-              f"id {wm_id:08x}, {sum(r['found'] for r in rows.values())} found so far", flush=True)
-    return [{"attack": attack, **row} for attack, row in rows.items()], min(psnrs)
+        print(f"  [{index + 1}/{len(clips)}] {name}: {looks[-1]['size']}, id {wm_id:08x}, "
+              f"{sum(r['found'] + r['flat_found'] for r in rows.values())} found so far", flush=True)
+    return [{"attack": attack, **row} for attack, row in rows.items()], looks
 
 
 def unmarked_frames(quick: bool) -> list[np.ndarray]:
@@ -253,43 +413,105 @@ def library_reference(frames: list[np.ndarray], work: Path) -> list[tuple[str, f
 
 # report
 
+TRIED = """What was tried for v2, on clip_00, driving_a and the Sargent portrait (the hardest for a masked mark), with
+CRF 28 and 0.5x + crop 90% + CRF 23 as the yardsticks; what did not work:
+- A mask proportional to texture (0.5 + 0.45 x local std, up to 4 levels), scaled to 44 dB: the mark went where
+  the picture is loudest, and the reader, which trusts flat pixels most, lost 0.5x + CRF 23 on clip_00 (the
+  first watermark work's finding again).
+- Starting the texture term at 1.5 levels of local std (the issue's flat threshold) to keep a gradient sky
+  under 0.8: lost 0.5x + crop on clip_00 and the Sargent portrait. It starts at 0.5 (a sky's gradient is
+  below that).
+- The flat strength, swept on clip_08 (74% flat), the wall and the sky, flat-region RMS delivered / clip_08's
+  bit accuracy under 0.5x + crop: 0.3 levels: wall 0.40, sky 0.86, 0.70; 0.6: wall 0.75, sky 1.03, 0.78;
+  0.9: wall 1.04, sky 1.30, 0.86; 1.2: wall 1.32, sky 1.53, 0.93. 0.5 is the most the wall takes under 0.8;
+  the sky is over 0.8 at any strength, as its encoder floor (0.63) says: x264 redraws a gradient
+  differently for any change at all.
+- Weighting the reader by the mask it can estimate (matched filter, mark strength over local energy), and a
+  Huber-clipped whitening for the heavy-tailed texture: no gain, sometimes a loss.
+- Averaging every frame into the sampled ones (all 100 frames of a 4 s clip instead of 25): no measurable gain
+  on these clips, whose backgrounds are still; kept, since it costs one addition a frame.
+- A 44 dB cap: the Sargent portrait (4% flat) fell to ~0.62 bit accuracy under 0.5x + crop and failed to
+  decode; 42 dB keeps it. Reaching 44 dB at this robustness needs the host's interference taken out at
+  embedding (informed embedding, Malvar and Florencio's improved spread spectrum), not tried yet.
+- Overall RMS against the unmarked encode cannot reach 1.6 at CRF 18: one level added to 0.1% of the
+  pixels already moves it by ~1.1 on the astronaut (x264's decisions change everywhere; "encoder floor"
+  below). The flat-region number is the one that tracks the visible mottle.
+- A rotation search (the scan finds the period at 0 degrees only: at 1 degree the pilot's peak is already
+  at noise level) was not built: it needs an angle in the scan (log-polar or a per-angle scan), ~1 s more."""
 
-def report(rows: list[dict], frames_fp: tuple[int, int], psnr_min: float, embed_ms: dict[str, float],
+
+def report(rows: list[dict], looks: list[dict], frames_fp: tuple[int, int], embed_ms: dict[str, float],
            verify: tuple[float, int], reference: list, clip_count: int, elapsed: float) -> str:
+    fixture_looks = [look for look in looks if not look["clip"].startswith("flat:")]
     lines = [
         "## Watermark",
         "",
         f"`bench/bench_watermark.py`, {datetime.date.today().isoformat()}, {machine()}, no GPU; numpy "
         f"{np.__version__}, OpenCV {cv2.__version__}, PyAV {av.__version__}.",
-        f"Algorithm `{ALGORITHM}`; {clip_count} test clips (2 driving + 9 talking fixture videos, first "
-        f"{CLIP_SECONDS} s at native size; 5 portraits animated with a sway). Every attack ends in a fresh "
-        "H.264 encode of the CRF 18 output (CRF 23 unless stated). Bench run took "
+        f"Algorithm `{ALGORITHM}` (perceptually shaped; `{PREVIOUS}` is the one it replaces, read as before); "
+        f"{clip_count} fixture clips (2 driving + 9 talking fixture videos, first {CLIP_SECONDS} s at native "
+        "size; 5 portraits animated with a sway) and 2 flat-background clips made by the bench. Every attack "
+        f"ends in a fresh encode of the CRF 18 output (H.264 CRF 23 unless stated). Bench run took "
         f"{elapsed / 60:.1f} min.",
         "",
         "| Measure | Target | Result |",
         "|---|---|---|",
     ]
     for size, ms in embed_ms.items():
-        target = "<= 10 ms" if size == "512x512" else "-"
+        target = "<= 2 ms" if size == "512x512" else "-"
         lines.append(f"| embed, ms a frame at {size} (1 core) | {target} | {ms:.2f} |")
+    psnr_min = min(look["psnr"] for look in looks)
     lines += [
         f"| verify a 10 s 512x512 25 fps clip from file (1 core, decode included; "
-        f"{verify[1]} frames examined) | <= 3 s | {verify[0]:.2f} s |",
-        f"| PSNR, worst frame of all marked clips | >= {MIN_PSNR_DB:.0f} dB | {psnr_min:.2f} dB |",
+        f"{verify[1]} frames examined) | <= 1 s | {verify[0]:.2f} s |",
+        f"| PSNR of the mark alone, worst frame of all clips | >= 44 dB | {psnr_min:.2f} dB "
+        f"(the cap is {SHAPED_PSNR_DB:.0f} dB; the promise {MIN_PSNR_DB:.0f}) |",
+        f"| RMS vs the unmarked encode, delivered file, overall (worst clip) | <= 1.6 | "
+        f"{max(look['now'][0] for look in looks):.2f} (v1: {max(look['before'][0] for look in looks):.2f}; "
+        f"encoder floor {max(look['floor'][0] for look in looks):.2f}) |",
+        f"| same, flat regions (worst clip with >= 5% flat) | <= 0.8 | "
+        f"{max(look['now'][1] for look in looks if look['flat share'] >= 0.05):.2f} (v1: "
+        f"{max(look['before'][1] for look in looks if look['flat share'] >= 0.05):.2f}) |",
         f"| false detections, unmarked single frames | 0 | {frames_fp[0]} of {frames_fp[1]} |",
-        f"| false detections, unmarked clips (every attack) | 0 | "
+        f"| false detections, unmarked clips (every clip under every attack) | 0 | "
         f"{sum(r['false'] for r in rows)} of {sum(r['unmarked'] for r in rows)} |",
         f"| wrong ids, marked clips (every attack) | 0 | {sum(r['wrong'] for r in rows)} of "
-        f"{sum(r['clips'] for r in rows)} |",
+        f"{sum(r['clips'] for r in rows) + 2 * len(rows)} |",
         "",
-        "| Attack | Right id recovered | Per-frame bit accuracy (mean) | Frames that decode alone | "
-        "Read time (mean, 2 cores, from file) |",
-        "|---|---|---|---|---|",
+        "Bound on a false or wrong id: at most 4 candidate geometries (plain or mirrored) are decoded per clip, "
+        "and a decoded word is accepted only if its 32-bit check matches under one of the 2 versions, so "
+        "P(false or wrong id) <= 4 x 2 x 2^-32 ~ 1.9e-9 per clip.",
+        "",
+        "Visibility, per clip: RMS difference in grey levels between the delivered file (H.264 CRF 18) and the "
+        "same clip encoded unmarked, overall / in flat regions (7x7 std of the source < 1.5). The encoder "
+        "floor is the same measure for one level added to 0.1% of the pixels.",
+        "",
+        "| Clip | Size | Flat share | Mark PSNR, worst frame | v2 overall / flat | v1 overall / flat | "
+        "Encoder floor overall / flat |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for look in looks:
+        lines.append(f"| {look['clip']} | {look['size']} | {look['flat share']:.0%} | {look['psnr']:.1f} dB | "
+                     f"{look['now'][0]:.2f} / {look['now'][1]:.2f} | {look['before'][0]:.2f} / "
+                     f"{look['before'][1]:.2f} | {look['floor'][0]:.2f} / {look['floor'][1]:.2f} |")
+    mean_now = np.nanmean([look["now"][1] for look in fixture_looks])
+    lines += [
+        "",
+        f"Mean flat-region RMS over the 16 fixture clips: {mean_now:.2f} (v1: "
+        f"{np.nanmean([look['before'][1] for look in fixture_looks]):.2f}). "
+        f"A 4x zoom of the wall, unmarked | marked | difference x8: `bench/{ZOOM.name}`.",
+        "",
+        "| Attack | Target | Right id recovered (16 clips) | Per-frame bit accuracy (mean) | Frames that decode "
+        "alone | Flat clips (wall, sky) | Read time (mean, 2 cores, from file) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         accuracy = np.nanmean(row["accuracy"]) if not np.all(np.isnan(row["accuracy"])) else float("nan")
-        lines.append(f"| {row['attack']} | {row['found']}/{row['clips']} | {accuracy:.3f} | "
-                     f"{np.mean(row['decoded']):.0%} | {np.mean(row['seconds']):.2f} s |")
+        target = TARGETS.get(row["attack"], row["clips"])
+        lines.append(f"| {row['attack']} | {target}/{row['clips']} | {row['found']}/{row['clips']} | "
+                     f"{accuracy:.3f} | {np.mean(row['decoded']):.0%} | {row['flat_found']}/2 | "
+                     f"{np.mean(row['seconds']):.2f} s |")
+    lines += ["", TRIED]
     if reference:
         lines += [
             "",
@@ -313,7 +535,7 @@ def main() -> None:
         work = Path(tmp)
         clips = test_clips(args.quick)
         print(f"robustness: {len(clips)} clips x {len(ATTACKS)} attacks, marked and unmarked", flush=True)
-        rows, psnr_min = robustness(clips, work)
+        rows, looks = robustness(clips, work)
         singles = unmarked_frames(args.quick)
         false_frames = sum(read_watermark([frame]).found for frame in singles)
         print(f"unmarked single frames: {false_frames} false of {len(singles)}", flush=True)
@@ -325,7 +547,7 @@ def main() -> None:
         embed_ms = {"512x512": embed_speed(portrait), f"{wide.shape[1]}x{wide.shape[0]}": embed_speed(wide)}
         verify = verify_speed(work)
         os.sched_setaffinity(0, affinity)
-    section = report(rows, (false_frames, len(singles)), psnr_min, embed_ms, verify, reference, len(clips),
+    section = report(rows, looks, (false_frames, len(singles)), embed_ms, verify, reference, len(clips) - 2,
                      time.perf_counter() - started)
     print()
     print(section)

@@ -29,6 +29,7 @@ Example:
     report = read_manifest(stripped_mp4, manifest=store)                   # a stripped clip, its manifest
 """
 
+import io
 import json
 import logging
 import re
@@ -168,6 +169,7 @@ class ManifestReport:
     watermark_id: str | None = None
     watermark_alg: str | None = None
     store_json: str = field(default="", repr=False)  # the whole manifest store, as c2pa reports it
+    format_carries_c2pa: bool = True  # False: a video format C2PA has no place in (WebM, MKV, GIF)
 
     @property
     def trusted(self) -> bool:
@@ -228,20 +230,29 @@ def read_manifest(path: Path | str, *, trust_anchors: Sequence[Path | str] = (),
     instead of whatever the file carries: how a stripped clip's manifest is recovered. A re-encoded
     clip then fails the hash binding (assertion.bmffHash.mismatch) while its signature still verifies.
 
+    A video in a format C2PA has no place in (WebM, MKV, AVI, GIF: any other video FFmpeg decodes) carries no
+    manifest: it reads as present=False, format_carries_c2pa=False, and a detached store is validated against
+    no asset at all, so its signature is checked and its hash binding fails, as for a re-encoded MP4.
+
     Returns ManifestReport(present=False) when there is no manifest: absence is data, not an error.
-    Raises UnreadableMedia when the file is missing or not a supported format, ManifestInvalid when a
-    manifest is there but too damaged to read at all, BadTrustAnchors when a trust anchor is not a
-    readable PEM file.
+    Raises UnreadableMedia when the file is missing or not a video, ManifestInvalid when a manifest is there
+    but too damaged to read at all, BadTrustAnchors when a trust anchor is not a readable PEM file.
     """
     path = Path(path)
     if not path.is_file():
         raise UnreadableMedia("video not found")
     context = _read_context([Path(p) for p in trust_anchors])
+    carries = True
     try:
         with context, open(path, "rb") as stream:
-            reader = c2pa.Reader.try_create(None, stream, manifest, context)  # None: detect the format
+            try:
+                reader = c2pa.Reader.try_create(None, stream, manifest, context)  # None: detect the format
+            except c2pa.C2paError.NotSupported:
+                probe(path)  # raises UnreadableMedia for what is not a video at all
+                carries = False
+                reader = None if manifest is None else c2pa.Reader.try_create(MP4, io.BytesIO(), manifest, context)
             if reader is None:
-                return ManifestReport(present=False)
+                return ManifestReport(present=False, format_carries_c2pa=carries)
             with reader:
                 store_json, embedded = reader.json(), reader.is_embedded()
     except (c2pa.C2paError.Io, c2pa.C2paError.NotSupported, c2pa.C2paError.FileNotFound, OSError) as err:
@@ -249,7 +260,7 @@ def read_manifest(path: Path | str, *, trust_anchors: Sequence[Path | str] = (),
     except c2pa.C2paError as err:
         raise ManifestInvalid(f"a C2PA manifest is present but cannot be read ({err})") from err
     try:
-        return _report(json.loads(store_json), store_json, embedded)
+        return _report(json.loads(store_json), store_json, embedded, carries)
     except (AttributeError, TypeError, KeyError, IndexError) as err:  # a store shaped unlike the spec
         raise ManifestInvalid(f"the C2PA manifest store is malformed ({err!r})") from err
 
@@ -371,7 +382,7 @@ def _read_context(trust_anchors: list[Path]) -> c2pa.Context:
         raise BadTrustAnchors("a trust anchor file is not PEM certificates") from err
 
 
-def _report(store: dict, store_json: str, embedded: bool) -> ManifestReport:
+def _report(store: dict, store_json: str, embedded: bool, carries: bool) -> ManifestReport:
     """Pick out of a manifest store what a verifier reports; fields Sitter did not write stay None."""
     active = store.get("manifests", {}).get(store.get("active_manifest"), {})
     results = store.get("validation_results", {}).get("activeManifest", {})
@@ -402,6 +413,7 @@ def _report(store: dict, store_json: str, embedded: bool) -> ManifestReport:
         watermark_id=blocks[0].get("value"),
         watermark_alg=(_assertion(active, SOFT_BINDING) or {}).get("alg"),
         store_json=store_json,
+        format_carries_c2pa=carries,
     )
 
 

@@ -5,30 +5,40 @@ mark lives in a chroma channel that H.264's 4:2:0 subsampling destroys, dwtDctSv
 512x512 frame and loses its bits to a 90% crop, and rivaGan costs 0.6-2 s a frame. This module is
 a tiled spread-spectrum mark in luma (Cox et al. 1997, "Secure spread spectrum watermarking for
 multimedia", for the carriers; Kutter 1998, "Watermarking resisting to translation, rotation and
-scaling", for the self-synchronizing tiling), which survives H.264, rescaling, cropping,
-brightness changes and dropped frames, and costs well under a millisecond a frame to embed.
+scaling", for the self-synchronizing tiling), which survives H.264 and VP9, rescaling, cropping,
+mirroring, brightness changes and dropped frames, and costs about a millisecond a frame to embed.
 
-The algorithm (`ALGORITHM`; changing any constant below makes a new version):
-1. Payload: the 32-bit id and a 32-bit check (BLAKE2b of the id, personalized with the
-   algorithm name), convolutionally encoded (K=7, rate 1/2, the NASA code) into 140 coded bits.
+The algorithm (`ALGORITHM`, v2; changing any constant below makes a new version):
+1. Payload: the 32-bit id and a 32-bit check (BLAKE2b of the id, personalized per version),
+   convolutionally encoded (K=7, rate 1/2, the NASA code) into 140 coded bits.
 2. A 128x128 tile is written in its 2-D DFT: the 823 bins of a mid band (0.05-0.19 cycles/px)
    get fixed pseudo-random phases; a quarter of them are a pilot (sign +1), the rest are dealt
    to the coded bits (sign +-1, 4-5 bins a bit, spread across the band).
-3. Embedding adds the tile, repeated over the frame and rounded to whole levels, to R, G and B
-   alike: only luma moves (4:2:0 cannot touch it) and every frame keeps PSNR >= 40 dB.
-4. Reading whitens the luma of up to 31 frames sampled across the clip and sums them: the mark
-   is the same in every frame, so it adds up coherently (soft combining across frames). A scan
-   over tile periods (0.35x-3x) against the pilot finds any rescale; the pilot's correlation
-   peak in the folded tile finds any crop. Each bit's bins, weighted by how much of the pilot
-   survived in their band, are summed into soft bits and Viterbi-decoded.
-5. The id is reported only if the decoded check matches; otherwise the clip reads as unmarked.
+3. Embedding adds the tile, repeated over the frame, shaped by a visibility model and rounded to
+   whole levels, to R, G and B alike: only luma moves (4:2:0 cannot touch it). The model is
+   texture masking: the mark's strength follows the luma's local standard deviation, ~0.5 levels
+   RMS on a plain wall or a sky, up to 3 where there is texture to hide it, and no frame's mark
+   is stronger than 42 dB PSNR in all.
+4. Reading whitens the luma of up to 31 frames sampled across the clip, each the mean of the frames
+   up to the next sample, and sums them: the mark is the same in every frame, so it adds up
+   coherently (soft combining across frames). A scan over tile periods (0.2x-3x) against the pilot,
+   in the spectrum as it is and as mirrored, finds any rescale or left-right flip; the pilot's
+   correlation peak in the folded tile finds any crop. Each bit's bins, weighted by how much of the
+   pilot survived in their band, are summed into soft bits and Viterbi-decoded.
+5. The id is reported only if the decoded check matches that of a version the reader knows;
+   otherwise the clip reads as unmarked.
+
+v1 (`PREVIOUS`) is the same tile at one strength over the whole frame (40.3 dB PSNR): it showed as
+a mottle on flat backgrounds. The reader reads both; only the check's personalization tells them
+apart, so a v1 clip verifies as it did.
 
 False positives: the reader Viterbi-decodes at most `MAX_DECODES` (4) candidate geometries per
-clip, and accepts a decoded 64-bit word only if its 32-bit check matches its id. On content with
-no Sitter mark the decoded word does not depend on the hash, which matches an arbitrary word with
-probability 2^-32; so an unmarked clip reads as marked with probability <= 4 * 2^-32 (~1e-9, one
-clip in a billion). The same bound covers a marked clip misread as another id: a decoding error
-gives a word whose check matches with probability 2^-32, and the reader says "no watermark".
+clip, plain or mirrored, and accepts a decoded 64-bit word only if its 32-bit check matches its id
+under one of the 2 versions. On content with no Sitter mark the decoded word does not depend on the
+hash, which matches an arbitrary word with probability 2^-32 per version; so an unmarked clip reads
+as marked with probability <= 4 * 2 * 2^-32 (~1.9e-9, one clip in 500 million). The same bound
+covers a marked clip misread as another id: a decoding error gives a word whose check matches with
+probability 2^-32 per version, and the reader says "no watermark".
 
 Invisible does not mean secure: the layout key is public (anyone can verify), so someone who
 knows this module can estimate and subtract the mark. It labels; it does not resist a forger.
@@ -46,7 +56,9 @@ import numpy as np
 from provenance.errors import FrameTooSmall
 from provenance.video import read_frames
 
-ALGORITHM = "org.sitter.wm.tiled-dft.v1"  # the name the C2PA soft-binding assertion carries
+ALGORITHM = "org.sitter.wm.tiled-dft.v2"  # what this version writes: the name the C2PA soft-binding carries
+PREVIOUS = "org.sitter.wm.tiled-dft.v1"  # the first version, one strength over the whole frame; still read
+ALGORITHMS = (ALGORITHM, PREVIOUS)  # every version the reader reads
 
 ID_BITS = 32
 CHECK_BITS = 32
@@ -66,11 +78,19 @@ CODE_GENERATORS = (0o133, 0o171)
 INFO_BITS = ID_BITS + CHECK_BITS
 CODED_BITS = 2 * (INFO_BITS + CODE_MEMORY)
 
-TARGET_PSNR_DB = 40.3  # the mark's strength; rounding keeps every frame above MIN_PSNR_DB
+TARGET_PSNR_DB = 40.3  # v1's strength; rounding keeps every frame above MIN_PSNR_DB
+
+# v2's perceptual shaping: the mark's RMS at a pixel follows what the picture there can hide
+SHAPED_PSNR_DB = 42.0  # no frame's mark is stronger than this, whatever the picture (44 lost 0.5x + crop: RESULTS.md)
+ACTIVITY_WINDOW = 7  # pixels: the local standard deviation of luma is measured over this square
+FLAT_DEVIATION = 0.5  # levels: texture masking starts above this local standard deviation (a gradient sky is below)
+FLAT_STRENGTH = 0.5  # levels RMS where the picture is flat: a plain wall stays under 0.8 once delivered
+TEXTURE_GAIN = 1.0  # levels RMS added per level of local standard deviation above FLAT_DEVIATION
+MAX_STRENGTH = 3.0  # levels RMS where there is texture enough to hide it
 
 # reading
 MAX_SAMPLED_FRAMES = 32  # the sampler keeps 16-31 frames of a long clip, spread evenly across it
-SCALE_RANGE = (0.35, 3.0)  # rescales the reader looks for (the tile's period over TILE)
+SCALE_RANGE = (0.2, 3.0)  # rescales the reader looks for (the tile's period over TILE)
 SCAN_STEP = 0.003  # log-scale step of that scan; the pilot peak is ~1% wide at 512 px
 MAX_DECODES = 4  # candidate geometries Viterbi-decoded per clip (enters the false-positive bound)
 MIN_READ_SIDE = 64  # anything smaller cannot hold a period; it reads as unmarked
@@ -86,7 +106,7 @@ class WatermarkReading:
     frames_examined: int  # frames sampled across the clip and analysed
     frames_decoded: int  # of those, frames that decode to the id on their own
     per_frame_scores: list[float] = field(default_factory=list)  # each frame's bit accuracy vs the id
-    algorithm: str = ALGORITHM
+    algorithm: str = ALGORITHM  # the version that wrote the mark found (ALGORITHM when none was)
 
     def to_dict(self) -> dict:
         return {"algorithm": self.algorithm, "found": self.found,
@@ -109,22 +129,27 @@ def format_watermark_id(wm_id: int) -> str:
 class Watermarker:
     """Marks frames with one id. Build one per render: the code and the tile are made here, once.
 
+    `algorithm` is ALGORITHM, or PREVIOUS to make a clip the way the first version did (tests and
+    benches compare the two; renders always write ALGORITHM).
+
     Example:
         marker = Watermarker(new_watermark_id())
         marked = [marker.embed(frame) for frame in frames]
     """
 
-    def __init__(self, wm_id: int):
+    def __init__(self, wm_id: int, algorithm: str = ALGORITHM):
         if not 0 <= wm_id < 2**ID_BITS:
             raise ValueError(f"a watermark id is a {ID_BITS}-bit unsigned int, got {wm_id!r}")
-        self.wm_id = wm_id
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown watermark algorithm {algorithm!r}: this module writes {ALGORITHMS}")
+        self.wm_id, self.algorithm = wm_id, algorithm
         scheme = _Scheme.build()
-        signs = np.where(scheme.owner < 0, 1.0, 1.0 - 2.0 * _codeword(wm_id)[scheme.owner])
+        signs = np.where(scheme.owner < 0, 1.0, 1.0 - 2.0 * _codeword(wm_id, algorithm)[scheme.owner])
         spectrum = np.zeros((TILE, TILE // 2 + 1), complex)
         spectrum[scheme.rows, scheme.kx] = signs * np.exp(1j * scheme.phase)
         tile = np.fft.irfft2(spectrum, s=(TILE, TILE))
         self._tile = tile / tile.std()  # (TILE, TILE), unit RMS
-        self._pattern = np.zeros((0, 0, 3), np.int16)  # the tile over the whole frame, in levels
+        self._pattern = np.zeros((0, 0), np.float32)  # the tile over the whole frame
 
     def embed(self, frame: np.ndarray) -> np.ndarray:
         """Return a marked copy of an RGB uint8 frame (H, W, 3); FrameTooSmall under 256x256."""
@@ -134,9 +159,12 @@ class Watermarker:
         if height < MIN_SIDE or width < MIN_SIDE:
             raise FrameTooSmall(f"a {width}x{height} frame cannot carry the watermark: "
                                 f"render at least {MIN_SIDE}x{MIN_SIDE}")
-        if self._pattern.shape[:2] != (height, width):  # once per render: the size does not change
-            self._pattern = _pattern(self._tile, height, width)
-        return cv2.add(frame, self._pattern, dtype=cv2.CV_8U)  # saturates at 0 and 255
+        if self._pattern.shape != (height, width):  # once per render: the size does not change
+            self._pattern = np.tile(self._tile, (height // TILE + 1, width // TILE + 1))[:height, :width]
+            self._pattern = self._pattern.astype(np.float32)
+            self._uniform = _uniform_levels(self._pattern)
+        levels = self._uniform if self.algorithm == PREVIOUS else _shaped_levels(frame, self._pattern)
+        return cv2.add(frame, cv2.merge([levels] * 3), dtype=cv2.CV_8U)  # saturates at 0 and 255
 
 
 def watermark_frames(frames: Iterable[np.ndarray], wm_id: int) -> Iterator[np.ndarray]:
@@ -150,22 +178,22 @@ def read_watermark(source: Iterable[np.ndarray] | str | os.PathLike) -> Watermar
     """Find the Sitter watermark in a clip (a video file or RGB frames) and decode its id.
 
     Looks at up to 31 frames spread evenly over the clip, whatever its length, and copes with
-    re-encoding, rescaling, cropping, brightness changes and dropped frames. Raises only when the
+    re-encoding, rescaling, cropping, mirroring, brightness changes and dropped frames. Raises only when the
     input cannot be read (UnreadableMedia for a bad file, ValueError for frames of mixed sizes);
     an unmarked clip returns found=False.
     """
     frames = read_frames(source) if isinstance(source, str | os.PathLike) else source
-    lumas = _sample_lumas(frames)
+    lumas, means = _sample_lumas(frames)
     if not lumas or min(lumas[0].shape) < MIN_READ_SIDE:
         return WatermarkReading(False, None, 0.0, len(lumas), 0)
     scheme = _Scheme.build()
     whitened = [_whiten(luma) for luma in lumas]
-    total = np.sum(whitened, axis=0)  # the mark adds up coherently across frames, content does not
+    total = np.sum([_whiten(mean) for mean in means], axis=0)  # the mark adds up, moving content does not
     for geometry in _candidate_geometries(total, scheme):
         soft = _soft_bits(_fold(total, geometry), geometry, scheme)
-        wm_id = _decode(soft, scheme)
-        if wm_id is not None:
-            return _reading(wm_id, soft, whitened, geometry, scheme)
+        decoded = _decode(soft, scheme)
+        if decoded is not None:
+            return _reading(*decoded, soft, whitened, geometry, scheme)
     return WatermarkReading(False, None, 0.0, len(lumas), 0)
 
 
@@ -217,12 +245,15 @@ class _Scheme:
 # helpers: payload and code
 
 
-def _check(wm_id: int) -> int:
-    """The 32-bit check: a hash (BLAKE2b personalized with the algorithm name), so a wrong word
-    passes with probability 2^-32 whatever its errors look like (a CRC promises that only for
-    short bursts)."""
+_PERSONS = {PREVIOUS: PREVIOUS.encode()[:16], ALGORITHM: b"sitter.wm.v2"}  # what each version hashes with
+
+
+def _check(wm_id: int, algorithm: str) -> int:
+    """The 32-bit check: a hash (BLAKE2b personalized per version), so a wrong word passes with
+    probability 2^-32 whatever its errors look like (a CRC promises that only for short bursts),
+    and the word says which version wrote it."""
     digest = hashlib.blake2b(wm_id.to_bytes(ID_BITS // 8, "big"), digest_size=CHECK_BITS // 8,
-                             person=ALGORITHM.encode()[:16]).digest()
+                             person=_PERSONS[algorithm]).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -230,9 +261,9 @@ def _parity(value: int) -> int:
     return bin(value).count("1") & 1
 
 
-def _codeword(wm_id: int) -> np.ndarray:
+def _codeword(wm_id: int, algorithm: str) -> np.ndarray:
     """The 140 coded bits (0/1) of an id: the code over id, check and a zero tail."""
-    word = (wm_id << CHECK_BITS) | _check(wm_id)
+    word = (wm_id << CHECK_BITS) | _check(wm_id, algorithm)
     info = [(word >> (INFO_BITS - 1 - i)) & 1 for i in range(INFO_BITS)] + [0] * CODE_MEMORY
     state, coded = 0, []
     for bit in info:
@@ -261,52 +292,89 @@ def _viterbi(soft: np.ndarray, scheme: _Scheme) -> int:
     return word
 
 
-def _decode(soft: np.ndarray, scheme: _Scheme) -> int | None:
-    """The id if the Viterbi-decoded word's check matches, else None."""
+def _decode(soft: np.ndarray, scheme: _Scheme) -> tuple[int, str] | None:
+    """The id and the version that wrote it if the Viterbi-decoded word's check matches one, else None."""
     word = _viterbi(soft, scheme)
     wm_id = word >> CHECK_BITS
-    return wm_id if word & (2**CHECK_BITS - 1) == _check(wm_id) else None
+    check = word & (2**CHECK_BITS - 1)
+    return next(((wm_id, algorithm) for algorithm in ALGORITHMS if check == _check(wm_id, algorithm)), None)
 
 
 # helpers: embedding
 
 
-def _pattern(tile: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The tile repeated over a frame, scaled to TARGET_PSNR_DB and rounded to whole levels, the
-    same on R, G and B (so it moves luma only and chroma subsampling cannot touch it).
+def _uniform_levels(pattern: np.ndarray) -> np.ndarray:
+    """v1: the tile at one strength over the whole frame, scaled to TARGET_PSNR_DB and rounded to whole
+    levels (int16), to be added to R, G and B alike (so it moves luma only and chroma subsampling cannot
+    touch it).
 
     Rounding here, not per frame, makes the promise exact: a frame's error is this pattern, less
     wherever 0 or 255 clips it, so its PSNR is at least what is asserted below.
     """
-    reps = (height // TILE + 1, width // TILE + 1)
-    plane = np.tile(tile, reps)[:height, :width]
     allowed = 255.0**2 / 10 ** (TARGET_PSNR_DB / 10)
-    levels = np.rint(plane * np.sqrt((allowed - 1 / 12) / np.mean(plane**2)))  # rounding adds ~1/12
+    levels = np.rint(pattern * np.sqrt((allowed - 1 / 12) / np.mean(pattern**2)))  # rounding adds ~1/12
     assert 10 * np.log10(255.0**2 / np.mean(levels**2)) >= MIN_PSNR_DB, "mark too strong for the promise"
-    return np.repeat(levels.astype(np.int16)[:, :, None], 3, axis=2)
+    return levels.astype(np.int16)
+
+
+def _strength(frame: np.ndarray) -> np.ndarray:
+    """v2's visibility model: how many levels RMS of mark each pixel of this frame hides (float32, H x W).
+
+    Texture masking: noise added to a textured patch is hidden by it in proportion to its local
+    contrast, so the strength grows with the luma's standard deviation over ACTIVITY_WINDOW, from
+    FLAT_STRENGTH on a plain wall or a sky to MAX_STRENGTH wherever there is texture enough. The
+    deviation is measured at half resolution (it is smooth at that window) and scaled back up:
+    ~0.4 ms at 512x512.
+    """
+    height, width = frame.shape[:2]
+    luma = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (width // 2, height // 2),
+                      interpolation=cv2.INTER_AREA)
+    window = (ACTIVITY_WINDOW // 2 + 1, ACTIVITY_WINDOW // 2 + 1)
+    mean = cv2.boxFilter(luma, cv2.CV_32F, window)
+    deviation = cv2.sqrt(np.maximum(cv2.sqrBoxFilter(luma, cv2.CV_32F, window) - mean * mean, 0.0))
+    strength = np.clip(FLAT_STRENGTH + TEXTURE_GAIN * (deviation - FLAT_DEVIATION), FLAT_STRENGTH, MAX_STRENGTH)
+    return cv2.resize(strength, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _shaped_levels(frame: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    """v2: the tile shaped by `_strength`, rounded to whole levels (int16, H x W), no stronger in all than
+    SHAPED_PSNR_DB allows (a frame that is texture everywhere gets a weaker mark, never a visible one)."""
+    marked = cv2.multiply(_strength(frame), pattern)
+    allowed = 255.0**2 / 10 ** (SHAPED_PSNR_DB / 10)
+    levels = np.rint(marked)
+    power = cv2.norm(levels, cv2.NORM_L2SQR) / levels.size
+    if power > allowed:
+        levels = np.rint(marked * np.sqrt(allowed / power) * 0.97)  # rounding can add a little back
+    return levels.astype(np.int16)
 
 
 # helpers: reading
 
 
-def _sample_lumas(frames: Iterable[np.ndarray]) -> list[np.ndarray]:
-    """Luma of frames spaced evenly over a clip of unknown length, at most MAX_SAMPLED_FRAMES.
+def _sample_lumas(frames: Iterable[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Luma of frames spaced evenly over a clip of unknown length, at most MAX_SAMPLED_FRAMES, and
+    beside each the mean luma of every frame from it up to the next one kept (float32).
 
     Keeps every stride-th frame; when the buffer fills, drops every other kept frame and doubles
-    the stride, so it ends with 16-31 frames spread over the whole clip (all of a short one).
+    the stride, so it ends with 16-31 frames spread over the whole clip (all of a short one). The
+    means let every frame of the clip add its evidence (the mark is the same in each, moving
+    content averages out) for the price of one addition a frame.
     """
     kept: list[np.ndarray] = []
+    sums: list[np.ndarray] = []
     stride = 1
     for index, frame in enumerate(frames):
-        if index % stride:
-            continue
         luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if kept and luma.shape != kept[0].shape:
             raise ValueError(f"frames of one clip share one size: {kept[0].shape} then {luma.shape}")
+        if index % stride:
+            sums[-1] += luma
+            continue
         kept.append(luma)
+        sums.append(luma.astype(np.float32))
         if len(kept) == MAX_SAMPLED_FRAMES:
-            kept, stride = kept[::2], stride * 2
-    return kept
+            kept, sums, stride = kept[::2], [a + b for a, b in zip(sums[::2], sums[1::2], strict=True)], stride * 2
+    return kept, [total / stride for total in sums]
 
 
 def _whiten(luma: np.ndarray) -> np.ndarray:
@@ -323,60 +391,68 @@ def _whiten(luma: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Geometry:
-    """Where the tile sits in a (possibly rescaled and cropped) frame: its period in x and y in
-    frame pixels, and the pilot's offset in tile pixels."""
+    """Where the tile sits in a (possibly rescaled, cropped and mirrored) frame: its period in x and y
+    in frame pixels, and the pilot's offset in tile pixels in the frame as read (flipped back when
+    mirrored)."""
 
     period_x: float
     period_y: float
     offset_x: float
     offset_y: float
     score: float  # the pilot's correlation peak, in standard deviations over all offsets
+    mirrored: bool = False  # the clip was flipped left to right (social media's selfie mirror)
 
 
 def _candidate_geometries(total: np.ndarray, scheme: _Scheme) -> list[_Geometry]:
-    """The MAX_DECODES likeliest tile geometries, best first.
+    """The MAX_DECODES likeliest tile geometries, best first, mirrored or not.
 
     Scans every tile period in SCALE_RANGE against the pilot. Each scan step reads the pilot's
     bins straight off one zero-padded spectrum of the frame (folding at a period samples the
-    spectrum at its harmonics), so ~700 periods cost ~0.1 s. The best peaks are then polished.
+    spectrum at its harmonics), so ~800 periods cost ~0.1 s. A mirrored frame's spectrum is the
+    same one read at the opposite vertical frequency and conjugated (a flip left to right, up to a
+    shift, which the pilot's peak absorbs), so the scan looks for both at once. The best peaks of
+    either are then polished.
     """
     height, width = total.shape
     spectrum = np.fft.rfft2(total, s=(2 * height, 2 * width))
     pilot = scheme.owner < 0
     fy, kx = scheme.fy[pilot], scheme.kx[pilot]
     periods = TILE * np.exp(np.arange(np.log(SCALE_RANGE[0]), np.log(SCALE_RANGE[1]), SCAN_STEP))
-    scores = np.zeros(len(periods))
+    scores = np.zeros((2, len(periods)))  # (plain, mirrored)
     for i, period in enumerate(periods):
         cols = np.rint(kx * (2 * width / period)).astype(int)
-        rows = np.rint(fy * (2 * height / period)).astype(int) % (2 * height)
+        rows = np.rint(fy * (2 * height / period)).astype(int)
         seen = cols < spectrum.shape[1]  # harmonics past the frame's Nyquist are not there
-        values = np.where(seen, spectrum[rows, np.minimum(cols, spectrum.shape[1] - 1)], 0)
-        scores[i] = _pilot_peak(values, scheme)[0]
-    peaks = [i for i in range(1, len(periods) - 1) if scores[i - 1] <= scores[i] >= scores[i + 1]]
-    peaks = sorted(peaks, key=lambda i: -scores[i])[:MAX_DECODES]
-    refined = [_refine(total, periods[i], scheme) for i in peaks]
+        cols = np.minimum(cols, spectrum.shape[1] - 1)
+        plain = np.where(seen, spectrum[rows % (2 * height), cols], 0)
+        mirrored = np.where(seen, np.conj(spectrum[-rows % (2 * height), cols]), 0)
+        scores[0, i], scores[1, i] = _pilot_peak(plain, scheme)[0], _pilot_peak(mirrored, scheme)[0]
+    peaks = [(flip, i) for flip in (0, 1) for i in range(1, len(periods) - 1)
+             if scores[flip, i - 1] <= scores[flip, i] >= scores[flip, i + 1]]
+    peaks = sorted(peaks, key=lambda peak: -scores[peak])[:MAX_DECODES]
+    refined = [_refine(total, periods[i], bool(flip), scheme) for flip, i in peaks]
     return sorted(refined, key=lambda geometry: -geometry.score)
 
 
-def _refine(total: np.ndarray, period: float, scheme: _Scheme) -> _Geometry:
+def _refine(total: np.ndarray, period: float, mirrored: bool, scheme: _Scheme) -> _Geometry:
     """Polish a scanned period, per axis, by the pilot's peak on the folded frame (the fold
     needs the period to ~0.1%), and locate the tile."""
-    best = _locate(total, period, period, scheme)
+    best = _locate(total, period, period, mirrored, scheme)
     for step in (0.002, 0.001, 0.0005):
         for factor_x, factor_y in ((1 + step, 1), (1 - step, 1), (1, 1 + step), (1, 1 - step)):
-            trial = _locate(total, best.period_x * factor_x, best.period_y * factor_y, scheme)
+            trial = _locate(total, best.period_x * factor_x, best.period_y * factor_y, mirrored, scheme)
             if trial.score > best.score:
                 best = trial
     return best
 
 
-def _locate(total: np.ndarray, period_x: float, period_y: float, scheme: _Scheme) -> _Geometry:
+def _locate(total: np.ndarray, period_x: float, period_y: float, mirrored: bool, scheme: _Scheme) -> _Geometry:
     """Fold at the given period and find the pilot in the folded tile."""
-    folded = _fold(total, _Geometry(period_x, period_y, 0.0, 0.0, 0.0))
+    folded = _fold(total, _Geometry(period_x, period_y, 0.0, 0.0, 0.0, mirrored))
     pilot = scheme.owner < 0
     values = np.fft.rfft2(folded)[scheme.rows[pilot], scheme.kx[pilot]]
     score, offset_x, offset_y = _pilot_peak(values, scheme)
-    return _Geometry(period_x, period_y, offset_x, offset_y, score)
+    return _Geometry(period_x, period_y, offset_x, offset_y, score, mirrored)
 
 
 def _pilot_peak(values: np.ndarray, scheme: _Scheme) -> tuple[float, float, float]:
@@ -403,9 +479,11 @@ def _vertex(left: float, middle: float, right: float) -> float:
 
 
 def _fold(plane: np.ndarray, geometry: _Geometry) -> np.ndarray:
-    """Resample a frame-sized plane to the tile's scale and average all its tiles into one
-    (TILE, TILE) tile; partial tiles at the edges count for what they cover."""
+    """Resample a frame-sized plane (flipped back when mirrored) to the tile's scale and average all
+    its tiles into one (TILE, TILE) tile; partial tiles at the edges count for what they cover."""
     scale_x, scale_y = TILE / geometry.period_x, TILE / geometry.period_y
+    if geometry.mirrored:
+        plane = np.ascontiguousarray(plane[:, ::-1])
     height, width = plane.shape
     out_w, out_h = int(width * scale_x), int(height * scale_y)
     matrix = np.float32([[scale_x, 0, 0], [0, scale_y, 0]])
@@ -440,14 +518,14 @@ def _soft_bits(folded: np.ndarray, geometry: _Geometry, scheme: _Scheme) -> np.n
     return np.bincount(scheme.owner[carries], weights=evidence, minlength=CODED_BITS)
 
 
-def _reading(wm_id: int, soft: np.ndarray, whitened: list[np.ndarray], geometry: _Geometry,
+def _reading(wm_id: int, algorithm: str, soft: np.ndarray, whitened: list[np.ndarray], geometry: _Geometry,
              scheme: _Scheme) -> WatermarkReading:
     """The reading for a found id: how strongly the whole clip and each frame agree with it."""
-    signs = 1.0 - 2.0 * _codeword(wm_id)  # +1 for a 0 bit
+    signs = 1.0 - 2.0 * _codeword(wm_id, algorithm)  # +1 for a 0 bit
     confidence = float(soft @ signs / (np.linalg.norm(soft) * np.sqrt(CODED_BITS)))
     scores, decoded = [], 0
     for plane in whitened:
         frame_soft = _soft_bits(_fold(plane, geometry), geometry, scheme)
         scores.append(float(np.mean(np.sign(frame_soft) == signs)))
-        decoded += _decode(frame_soft, scheme) == wm_id
-    return WatermarkReading(True, wm_id, confidence, len(whitened), decoded, scores)
+        decoded += _decode(frame_soft, scheme) == (wm_id, algorithm)
+    return WatermarkReading(True, wm_id, confidence, len(whitened), decoded, scores, algorithm)

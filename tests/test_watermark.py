@@ -13,6 +13,8 @@ from provenance.video import read_frames, write_mp4
 from provenance.watermark import (
     ALGORITHM,
     MIN_PSNR_DB,
+    PREVIOUS,
+    SHAPED_PSNR_DB,
     Watermarker,
     WatermarkReading,
     format_watermark_id,
@@ -56,6 +58,21 @@ def center_crop(frames: list[np.ndarray], keep: float) -> list[np.ndarray]:
     new_h, new_w = int(height * keep) // 2 * 2, int(width * keep) // 2 * 2
     top, left = (height - new_h) // 2, (width - new_w) // 2
     return [frame[top:top + new_h, left:left + new_w] for frame in frames]
+
+
+def local_deviation(frame: np.ndarray) -> np.ndarray:
+    """7x7 standard deviation of luma: under 1.5 levels a region is flat (the issue's measure)."""
+    luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean = cv2.blur(luma, (7, 7))
+    return np.sqrt(np.maximum(cv2.blur(luma * luma, (7, 7)) - mean * mean, 0))
+
+
+def on_a_wall(image: np.ndarray) -> np.ndarray:
+    """A portrait hanging on a plain, faintly shaded wall, 512x512: the background where a mark shows."""
+    wall = np.float32([196, 186, 170]) + np.linspace(-6, 6, 512, dtype=np.float32)[:, None, None]
+    frame = np.clip(wall + np.zeros((512, 512, 3), np.float32), 0, 255).astype(np.uint8)
+    frame[120:380, 156:356] = cv2.resize(image, (200, 260), interpolation=cv2.INTER_AREA)
+    return frame
 
 
 def reencode(frames: list[np.ndarray], path: Path, crf: int = 23, fps: float = FPS) -> Path:
@@ -106,6 +123,23 @@ def test_every_frame_keeps_psnr_40_db(clip: list[np.ndarray], marked: list[np.nd
     assert min(psnr(m, c) for m, c in zip(marked, clip, strict=True)) >= MIN_PSNR_DB
     noise = np.random.default_rng(1).integers(0, 256, (300, 420, 3), dtype=np.uint8)
     assert psnr(Watermarker(WM_ID).embed(noise), noise) >= MIN_PSNR_DB
+    assert min(psnr(m, c) for m, c in zip(marked, clip, strict=True)) >= SHAPED_PSNR_DB  # v2's own cap
+    assert psnr(Watermarker(WM_ID).embed(noise), noise) >= SHAPED_PSNR_DB  # texture everywhere: the cap holds
+
+
+def test_a_flat_background_carries_almost_nothing(clip: list[np.ndarray]) -> None:
+    """On a plain wall the mark stays under 0.8 levels RMS; the portrait's texture carries it. The first
+    version put 2.45 levels everywhere, which showed as a mottle."""
+    frame = on_a_wall(clip[0])
+    flat = local_deviation(frame) < 1.5
+    assert flat.mean() > 0.6
+    for algorithm, flat_bound in ((ALGORITHM, 0.8), (PREVIOUS, None)):
+        mark = Watermarker(WM_ID, algorithm).embed(frame).astype(np.float32) - frame
+        flat_rms, textured_rms = np.sqrt(np.mean(mark[flat] ** 2)), np.sqrt(np.mean(mark[~flat] ** 2))
+        if flat_bound is None:
+            assert flat_rms > 2.0  # the test can tell: the previous version fails it
+        else:
+            assert flat_rms < flat_bound and textured_rms > 3 * flat_rms
 
 
 def test_marks_luma_only(clip: list[np.ndarray], marked: list[np.ndarray]) -> None:
@@ -160,6 +194,22 @@ def test_survives_brightness_and_dropped_frames(delivered: list[np.ndarray], tmp
     assert_reads(read_watermark(reencode(fifteen_fps, tmp_path / "15fps.mp4", fps=15)))
 
 
+def test_reads_a_mirrored_copy(delivered: list[np.ndarray], tmp_path: Path) -> None:
+    """Flipped left to right, as social media shows a selfie."""
+    mirrored = [np.ascontiguousarray(frame[:, ::-1]) for frame in delivered]
+    assert_reads(read_watermark(reencode(mirrored, tmp_path / "mirrored.mp4")))
+
+
+def test_a_clip_marked_by_the_previous_version_still_reads(clip: list[np.ndarray], tmp_path: Path) -> None:
+    """Clips published before the shaped mark carry v1; the reader reads both and says which."""
+    marker = Watermarker(WM_ID, PREVIOUS)
+    old = list(read_frames(reencode([marker.embed(frame) for frame in clip], tmp_path / "v1.mp4", crf=18)))
+    reading = read_watermark(reencode(old, tmp_path / "v1-reencoded.mp4", crf=28))
+    assert_reads(reading)
+    assert reading.algorithm == PREVIOUS == "org.sitter.wm.tiled-dft.v1"
+    assert read_watermark(watermark_frames(clip[:20], WM_ID)).algorithm == ALGORITHM != PREVIOUS
+
+
 @pytest.mark.parametrize("start", [0, 23, 50])
 def test_any_two_second_cut_reads(delivered: list[np.ndarray], tmp_path: Path, start: int) -> None:
     cut = delivered[start:start + 2 * FPS]
@@ -190,6 +240,7 @@ def test_unmarked_frames_and_noise_read_as_unmarked(clip: list[np.ndarray], tmp_
         assert not reading.found and reading.wm_id is None, reading
     assert not read_watermark(clip).found
     assert not read_watermark(reencode(clip, tmp_path / "plain.mp4")).found
+    assert not read_watermark([np.ascontiguousarray(frame[:, ::-1]) for frame in clip]).found  # the mirror pass
 
 
 def test_a_mark_never_reads_as_another_id(clip: list[np.ndarray], tmp_path: Path) -> None:
@@ -267,3 +318,5 @@ def test_ids() -> None:
     for bad in (-1, 2**32):
         with pytest.raises(ValueError):
             Watermarker(bad)
+    with pytest.raises(ValueError, match="unknown watermark algorithm"):
+        Watermarker(WM_ID, "org.sitter.wm.tiled-dft.v0")
