@@ -40,6 +40,7 @@ class UploadRule:
 
 IMAGES = UploadRule("image", ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"), 25)
 VIDEOS = UploadRule("video", ("mp4", "mov", "m4v", "webm", "mkv", "avi"), 200)
+CLIPS = UploadRule("video", (*VIDEOS.types, "gif"), VIDEOS.max_mb)  # what a verifier may be handed: any video
 EVIDENCE = UploadRule("evidence", ("pdf", "jpg", "jpeg", "png", "txt", "mp4", "mov", "webm"), 100)
 LANDMARKS = UploadRule("landmarks", ("json",), 5)
 AUDIO = UploadRule("audio", ("wav", "mp3", "m4a", "aac", "ogg", "flac"), 50)

@@ -11,7 +11,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from provenance import ManifestReport, Verdict, VerifyReport, verify
 from studio.app.errors import reported
 from studio.app.session import lookup, settings
-from studio.app.uploads import VIDEOS, save, uploader, workspace
+from studio.app.uploads import CLIPS, save, uploader, workspace
 
 BANNERS = {
     Verdict.LABELED: st.success,
@@ -28,7 +28,7 @@ def examine(upload: UploadedFile) -> VerifyReport:
     if upload.file_id not in reports:
         registry, ledger = lookup()
         with workspace() as folder, st.spinner("Reading the manifest and the watermark…"):
-            clip = save([upload], VIDEOS, folder)[0]
+            clip = save([upload], CLIPS, folder)[0]
             reports[upload.file_id] = verify(clip, trust_anchors=settings().known_trust_anchors(),
                                              registry=registry, ledger=ledger)
     return reports[upload.file_id]
@@ -87,7 +87,7 @@ def _scores_over_time(report: VerifyReport) -> dict[str, list[float]]:
 
 st.title("Verify")
 st.caption("Check any clip: was it made with Sitter, is its label intact, and does its consent still hold?")
-uploads = uploader(VIDEOS, "A video clip", key="clip")
+uploads = uploader(CLIPS, "A video clip", key="clip")
 if uploads:
     with reported():
         show(examine(uploads[0]))
