@@ -8,17 +8,18 @@ multimedia", for the carriers; Kutter 1998, "Watermarking resisting to translati
 scaling", for the self-synchronizing tiling), which survives H.264 and VP9, rescaling, cropping,
 mirroring, brightness changes and dropped frames, and costs about a millisecond a frame to embed.
 
-The algorithm (`ALGORITHM`, v2; changing any constant below makes a new version):
+The algorithm (two versions, V1 and V2; changing any constant below makes a new version):
 1. Payload: the 32-bit id and a 32-bit check (BLAKE2b of the id, personalized per version),
    convolutionally encoded (K=7, rate 1/2, the NASA code) into 140 coded bits.
 2. A 128x128 tile is written in its 2-D DFT: the 823 bins of a mid band (0.05-0.19 cycles/px)
    get fixed pseudo-random phases; a quarter of them are a pilot (sign +1), the rest are dealt
    to the coded bits (sign +-1, 4-5 bins a bit, spread across the band).
-3. Embedding adds the tile, repeated over the frame, shaped by a visibility model and rounded to
-   whole levels, to R, G and B alike: only luma moves (4:2:0 cannot touch it). The model is
-   texture masking: the mark's strength follows the luma's local standard deviation, ~0.5 levels
-   RMS on a plain wall or a sky, up to 3 where there is texture to hide it, and no frame's mark
-   is stronger than 42 dB PSNR in all.
+3. Embedding adds the tile, repeated over the frame and rounded to whole levels, to R, G and B
+   alike: only luma moves (4:2:0 cannot touch it). V1 adds it at one strength (40.3 dB PSNR),
+   which shows as a mottle on flat backgrounds. V2 shapes it by a visibility model, texture
+   masking: the mark's strength follows the luma's local standard deviation, ~0.5 levels RMS on a
+   plain wall or a sky, up to 3 where there is texture to hide it, and no frame's mark is
+   stronger than 42 dB PSNR in all.
 4. Reading whitens the luma of up to 31 frames sampled across the clip, each the mean of the frames
    up to the next sample, and sums them: the mark is the same in every frame, so it adds up
    coherently (soft combining across frames). A scan over tile periods (0.2x-3x) against the pilot,
@@ -28,9 +29,10 @@ The algorithm (`ALGORITHM`, v2; changing any constant below makes a new version)
 5. The id is reported only if the decoded check matches that of a version the reader knows;
    otherwise the clip reads as unmarked.
 
-v1 (`PREVIOUS`) is the same tile at one strength over the whole frame (40.3 dB PSNR): it showed as
-a mottle on flat backgrounds. The reader reads both; only the check's personalization tells them
-apart, so a v1 clip verifies as it did.
+Renders write `ALGORITHM`, V1, until V2 keeps every attack the bench makes at 16 clips of 16: it is
+far less visible (bench/RESULTS.md), but under a 0.5x downscale it loses the astronaut portrait, which
+V1 keeps. The reader reads both; only the check's personalization tells them apart, and
+`WatermarkReading.algorithm` says which wrote a clip.
 
 False positives: the reader Viterbi-decodes at most `MAX_DECODES` (4) candidate geometries per
 clip, plain or mirrored, and accepts a decoded 64-bit word only if its 32-bit check matches its id
@@ -56,9 +58,10 @@ import numpy as np
 from provenance.errors import FrameTooSmall
 from provenance.video import read_frames
 
-ALGORITHM = "org.sitter.wm.tiled-dft.v2"  # what this version writes: the name the C2PA soft-binding carries
-PREVIOUS = "org.sitter.wm.tiled-dft.v1"  # the first version, one strength over the whole frame; still read
-ALGORITHMS = (ALGORITHM, PREVIOUS)  # every version the reader reads
+V1 = "org.sitter.wm.tiled-dft.v1"  # one strength over the whole frame
+V2 = "org.sitter.wm.tiled-dft.v2"  # perceptually shaped (see the module docstring: not yet what renders write)
+ALGORITHM = V1  # what renders write: the name the C2PA soft-binding carries
+ALGORITHMS = (V1, V2)  # every version the reader reads
 
 ID_BITS = 32
 CHECK_BITS = 32
@@ -129,8 +132,8 @@ def format_watermark_id(wm_id: int) -> str:
 class Watermarker:
     """Marks frames with one id. Build one per render: the code and the tile are made here, once.
 
-    `algorithm` is ALGORITHM, or PREVIOUS to make a clip the way the first version did (tests and
-    benches compare the two; renders always write ALGORITHM).
+    `algorithm` is ALGORITHM (what renders write), or another of ALGORITHMS: the tests and the bench
+    mark with V2 to measure it against V1.
 
     Example:
         marker = Watermarker(new_watermark_id())
@@ -163,7 +166,7 @@ class Watermarker:
             self._pattern = np.tile(self._tile, (height // TILE + 1, width // TILE + 1))[:height, :width]
             self._pattern = self._pattern.astype(np.float32)
             self._uniform = _uniform_levels(self._pattern)
-        levels = self._uniform if self.algorithm == PREVIOUS else _shaped_levels(frame, self._pattern)
+        levels = self._uniform if self.algorithm == V1 else _shaped_levels(frame, self._pattern)
         return cv2.add(frame, cv2.merge([levels] * 3), dtype=cv2.CV_8U)  # saturates at 0 and 255
 
 
@@ -245,7 +248,7 @@ class _Scheme:
 # helpers: payload and code
 
 
-_PERSONS = {PREVIOUS: PREVIOUS.encode()[:16], ALGORITHM: b"sitter.wm.v2"}  # what each version hashes with
+_PERSONS = {V1: V1.encode()[:16], V2: b"sitter.wm.v2"}  # what each version hashes with
 
 
 def _check(wm_id: int, algorithm: str) -> int:

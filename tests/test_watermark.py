@@ -13,8 +13,9 @@ from provenance.video import read_frames, write_mp4
 from provenance.watermark import (
     ALGORITHM,
     MIN_PSNR_DB,
-    PREVIOUS,
     SHAPED_PSNR_DB,
+    V1,
+    V2,
     Watermarker,
     WatermarkReading,
     format_watermark_id,
@@ -123,8 +124,9 @@ def test_every_frame_keeps_psnr_40_db(clip: list[np.ndarray], marked: list[np.nd
     assert min(psnr(m, c) for m, c in zip(marked, clip, strict=True)) >= MIN_PSNR_DB
     noise = np.random.default_rng(1).integers(0, 256, (300, 420, 3), dtype=np.uint8)
     assert psnr(Watermarker(WM_ID).embed(noise), noise) >= MIN_PSNR_DB
-    assert min(psnr(m, c) for m, c in zip(marked, clip, strict=True)) >= SHAPED_PSNR_DB  # v2's own cap
-    assert psnr(Watermarker(WM_ID).embed(noise), noise) >= SHAPED_PSNR_DB  # texture everywhere: the cap holds
+    shaped = Watermarker(WM_ID, V2)
+    assert min(psnr(shaped.embed(c), c) for c in clip) >= SHAPED_PSNR_DB  # v2's own cap
+    assert psnr(shaped.embed(noise), noise) >= SHAPED_PSNR_DB  # texture everywhere: the cap holds
 
 
 def test_a_flat_background_carries_almost_nothing(clip: list[np.ndarray]) -> None:
@@ -133,7 +135,7 @@ def test_a_flat_background_carries_almost_nothing(clip: list[np.ndarray]) -> Non
     frame = on_a_wall(clip[0])
     flat = local_deviation(frame) < 1.5
     assert flat.mean() > 0.6
-    for algorithm, flat_bound in ((ALGORITHM, 0.8), (PREVIOUS, None)):
+    for algorithm, flat_bound in ((V2, 0.8), (V1, None)):
         mark = Watermarker(WM_ID, algorithm).embed(frame).astype(np.float32) - frame
         flat_rms, textured_rms = np.sqrt(np.mean(mark[flat] ** 2)), np.sqrt(np.mean(mark[~flat] ** 2))
         if flat_bound is None:
@@ -200,14 +202,15 @@ def test_reads_a_mirrored_copy(delivered: list[np.ndarray], tmp_path: Path) -> N
     assert_reads(read_watermark(reencode(mirrored, tmp_path / "mirrored.mp4")))
 
 
-def test_a_clip_marked_by_the_previous_version_still_reads(clip: list[np.ndarray], tmp_path: Path) -> None:
-    """Clips published before the shaped mark carry v1; the reader reads both and says which."""
-    marker = Watermarker(WM_ID, PREVIOUS)
+def test_a_clip_marked_by_either_version_reads(clip: list[np.ndarray], tmp_path: Path) -> None:
+    """Renders write v1 until v2 holds every attack; the reader reads both and says which."""
+    marker = Watermarker(WM_ID, V1)
     old = list(read_frames(reencode([marker.embed(frame) for frame in clip], tmp_path / "v1.mp4", crf=18)))
     reading = read_watermark(reencode(old, tmp_path / "v1-reencoded.mp4", crf=28))
     assert_reads(reading)
-    assert reading.algorithm == PREVIOUS == "org.sitter.wm.tiled-dft.v1"
-    assert read_watermark(watermark_frames(clip[:20], WM_ID)).algorithm == ALGORITHM != PREVIOUS
+    assert reading.algorithm == V1 == ALGORITHM == "org.sitter.wm.tiled-dft.v1"
+    shaped = Watermarker(WM_ID, V2)
+    assert read_watermark([shaped.embed(frame) for frame in clip[:20]]).algorithm == V2 != V1
 
 
 @pytest.mark.parametrize("start", [0, 23, 50])
