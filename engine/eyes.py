@@ -31,6 +31,7 @@ from engine.media import open_media
 IRIS_RADIUS = 0.2  # of the eye's width: an iris is ~12 mm across in an opening ~30 mm wide
 DARK_SHARE = 40  # percent: the darkest pixels of the opening that vote for the iris centre
 IRIS_CONTRAST = 0.75  # an iris darker than this share of the rest of its opening is one (a sculpture's is not)
+STILL_SHIFT = 0.05  # source px: an iris moved less than this is left where it is
 GAZE_REACH = (0.14, 0.05)  # eye widths: how far the iris centre may move along and across the eye
 SHUT_FROM, SHUT_AT = 0.45, 0.12  # share of its open height: an eye starts filling with lid here, is all lid here
 LID_RIM, LASH_STRENGTH = 0.25, 0.5  # of the eye's open height; how dark the line where shut lids meet is
@@ -156,6 +157,9 @@ def look(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, layers: EyeLay
 
     Shutting covers the opening and a rim around it (where a lid's edge has been stretched over the white
     of the eye) with lid skin, then draws the lashes' line where the lids meet."""
+    moved = np.abs(shift).max() > STILL_SHIFT
+    if not moved and shut <= 0:
+        return
     rim = max(1, round(LID_RIM * layers.height)) if shut > 0 else 0
     (x0, y0), (x1, y1) = _box(outline, frame.shape, margin=1 + 2 * rim)
     if x1 <= x0 or y1 <= y0:
@@ -165,7 +169,7 @@ def look(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, layers: EyeLay
     qx, qy = map_x[y0:y1, x0:x1] - layers.box[0], map_y[y0:y1, x0:x1] - layers.box[1]
     here = frame[y0:y1, x0:x1].astype(np.float32)
     out = here
-    if np.abs(shift).max() > 0.05:
+    if moved:
         sx, sy = qx - np.float32(shift[0]), qy - np.float32(shift[1])
         disc = cv2.remap(layers.disc, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
         plate = cv2.remap(layers.plate, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -148,7 +148,7 @@ class WarpEngine:
         origin = np.array(identity.roi[:2])
         for t, (map_x, map_y) in enumerate(_maps(identity, plan)):
             frame = cv2.remap(identity.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            for eye in np.flatnonzero((np.abs(plan.irises[t]).max(axis=1) > 0.05) | (plan.shut[t] > 0)):
+            for eye in range(2):
                 outline = plan.eyes[t, eye] / (1 << SHIFT) + origin  # as the index image drew it
                 look(frame, map_x, map_y, identity.eyes[eye], outline, plan.irises[t, eye], plan.shut[t, eye])
             yield frame

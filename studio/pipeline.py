@@ -341,7 +341,8 @@ def _carried(kind: SoundKind, path: Path) -> SoundSource:
 def _motion(request: RenderRequest, detector: Detector) -> Motion:
     if request.driver is None:
         return preset(request.motion, seconds=request.seconds, fps=request.fps, seed=request.seed)
-    if request.driver.suffix.lower() == ".json":  # a track alone has no pixels: the eyes rest
+    track_only = request.driver.suffix.lower() == ".json"  # a track alone has no pixels: the eyes rest
+    if track_only:
         track = read_track(request.driver)
     elif request.driver_landmarks is not None:
         track = read_track(request.driver_landmarks)
@@ -349,7 +350,7 @@ def _motion(request: RenderRequest, detector: Detector) -> Motion:
     else:
         track = track_video(request.driver, detector)
     points = track.points[:max(1, round(request.seconds * track.fps))]
-    gaze = None if request.driver.suffix.lower() == ".json" else video_gaze(request.driver, points)
+    gaze = None if track_only else video_gaze(request.driver, points)
     return from_track(Track(track.fps, points), gaze=gaze)
 
 
