@@ -13,7 +13,7 @@ import torch
 from engine import BadCheckpoint, TrainingDiverged, read_track
 from engine.crop import crop_square, square, to_crop_coordinates
 from engine.neural import ModelConfig, TrainConfig, checkpoint
-from engine.neural.data import episode, load_clips
+from engine.neural.data import Clip, episode, load_clips
 from engine.neural.landmarks import landmark_images, to_tensor
 from engine.neural.losses import PIXEL, ContentLoss, LossWeights
 from engine.neural.train import gan_step, meta_learn
@@ -36,6 +36,23 @@ def test_an_episode_is_k_frames_and_a_target_from_one_video(talking_data: Path) 
         frames = to_tensor(np.asarray(clips[video].frames))  # every frame of that video
         same = [int(torch.equal(frames[i], batch.x[b])) for i in range(len(frames))]
         assert sum(same) == 1 and not any(torch.equal(batch.x[b], s) for s in batch.source_x[b])
+
+
+def test_the_target_is_any_frame_of_the_clip_not_the_latest() -> None:
+    """Over 2,000 episodes of a 200-frame clip (K = 8) the target lands on nearly every frame, as often before
+    some source as after all of them, with a mean index mid-clip: the sampled order is not sorted."""
+    frames = np.broadcast_to(np.arange(200, dtype=np.uint8)[:, None, None, None], (200, 16, 16, 3))  # frame i is i
+    clip = Clip(frames, np.zeros((200, 68, 2), np.float32))
+    rng = np.random.default_rng(0)
+    targets, after_all = [], 0
+    for _ in range(2000):
+        batch = episode([clip], 8, 1, rng)
+        target, sources = round(float(batch.x[0, 0, 0, 0]) * 255), (batch.source_x[0, :, 0, 0, 0] * 255).round()
+        assert target not in sources.tolist()
+        targets.append(target)
+        after_all += int(target > sources.max())
+    assert len(set(targets)) > 190 and 80 < np.mean(targets) < 120
+    assert after_all < 2000 / 9 * 1.3  # one in K + 1 by chance; sorted, it was every one
 
 
 def test_meta_learning_lowers_the_losses_and_writes_its_checkpoint(trained: tuple[Path, list]) -> None:

@@ -85,11 +85,14 @@ def summary(clips: list[Clip]) -> dict:
 
 
 def episode(clips: list[Clip], k: int, batch: int, rng: np.random.Generator) -> Episode:
-    """B videos drawn with replacement; from each, K + 1 distinct frames: K sources and the target."""
+    """B videos drawn with replacement; from each, K + 1 distinct frames in random order: the first K are the
+    sources, the last the target. The order is kept random (not sorted) so that any frame of a clip is as
+    likely to be the target as a source: sorted, the target was always the latest, so G and D saw mostly the
+    end of each clip and E mostly its start."""
     videos = rng.integers(0, len(clips), batch)
-    picks = [(clips[v], rng.choice(len(clips[v].frames), k + 1, replace=False)) for v in videos]
-    frames = np.stack([clip.frames[np.sort(i)] for clip, i in picks])  # (B, K + 1, S, S, 3)
-    points = np.stack([clip.landmarks[np.sort(i)] for clip, i in picks])  # (B, K + 1, 68, 2)
+    picks = [(clips[v], rng.permutation(len(clips[v].frames))[:k + 1]) for v in videos]
+    frames = np.stack([clip.frames[i] for clip, i in picks])  # (B, K + 1, S, S, 3)
+    points = np.stack([clip.landmarks[i] for clip, i in picks])  # (B, K + 1, 68, 2)
     size = frames.shape[2]
     x = to_tensor(frames.reshape(-1, size, size, 3)).view(batch, k + 1, 3, size, size)
     y = landmark_images(points, size).view(batch, k + 1, 3, size, size)
