@@ -66,6 +66,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)  # the paper does not say; GAN practice
     weights: LossWeights = field(default_factory=LossWeights)
     grad_clip: float = 10.0  # max gradient norm, per network group
+    d_steps: int = 2  # D updates per G update: the paper follows SAGAN's two (in fine-tuning too)
     max_bad_steps: int = 20  # non-finite or collapsed steps in a row before giving up
     # I/O
     save_every: int = 1000
@@ -161,15 +162,16 @@ def meta_step(nets: tuple[nn.Module, nn.Module, nn.Module], optimizers: tuple[to
         e = embedder(batch.source_x, batch.source_y).float()
     return gan_step(generator, discriminator, optimizers, batch.x, batch.y, g.project(e),
                     lambda: d.projection(batch.video), content, config.weights, config.grad_clip,
-                    match=lambda: (e, d.W[batch.video]), bf16=bf16)
+                    match=lambda: (e, d.W[batch.video]), d_steps=config.d_steps, bf16=bf16)
 
 
 def gan_step(generator: nn.Module, discriminator: nn.Module, optimizers: tuple[torch.optim.Optimizer, ...],
              real: torch.Tensor, y: torch.Tensor, psi: torch.Tensor, projection: Callable[[], torch.Tensor],
              content: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], weights: LossWeights, grad_clip: float,
-             *, match: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None,
+             *, match: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None, d_steps: int = 2,
              bf16: bool = False) -> dict[str, float]:
-    """One update of the generator side (G, and whatever made psi: E and P, or psi'), then one of D.
+    """One update of the generator side (G, and whatever made psi: E and P, or psi'), then `d_steps` of D on
+    the same generated frames (the paper's two, after SAGAN: D kept ahead gives G useful gradients).
 
     real, y: (B, 3, S, S) target frames and their landmark images; psi: (B, n_psi) AdaIN parameters, in the
     autograd graph of what the first optimizer updates; projection(): (B, N_e) D's projection vectors;
@@ -195,14 +197,16 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, optimizers: tuple[t
     g_loss = content_loss + adversarial + weights.fm * fm + weights.match * matched
     g_applied = _update(g_optimizer, g_loss, grad_clip)
 
-    with _autocast(real.device, bf16):
-        scores, _ = discriminator(torch.cat([real, fake.detach()]), torch.cat([y, y]), projection().repeat(2, 1))
-    real_score, fake_score = scores.float().chunk(2)
-    d_loss = hinge_d(real_score, fake_score)
-    if match:
-        embedding, column = match()  # W_i again: the first update may have moved it (fine-tuning has no match)
-        d_loss = d_loss + weights.match * embedding_match(embedding.detach(), column)
-    d_applied = _update(d_optimizer, d_loss, grad_clip)
+    d_applied = True
+    for _ in range(d_steps):
+        with _autocast(real.device, bf16):
+            scores, _ = discriminator(torch.cat([real, fake.detach()]), torch.cat([y, y]), projection().repeat(2, 1))
+        real_score, fake_score = scores.float().chunk(2)
+        d_loss = hinge_d(real_score, fake_score)
+        if match:
+            embedding, column = match()  # W_i again: an update may have moved it (fine-tuning has no match)
+            d_loss = d_loss + weights.match * embedding_match(embedding.detach(), column)
+        d_applied = _update(d_optimizer, d_loss, grad_clip) and d_applied
 
     values = torch.stack([g_loss.detach(), content_loss.detach(), adversarial.detach(), fm.detach(), matched.detach(),
                           d_loss.detach(), real_score.mean().detach(), fake_score.mean().detach(),
