@@ -437,6 +437,14 @@ CRF 28 and 0.5x + crop 90% + CRF 23 as the yardsticks; what did not work:
 - Overall RMS against the unmarked encode cannot reach 1.6 at CRF 18: one level added to 0.1% of the
   pixels already moves it by ~1.1 on the astronaut (x264's decisions change everywhere; "encoder floor"
   below). The flat-region number is the one that tracks the visible mottle.
+- Why v2 loses the astronaut and the sky under 0.5x (checked at the true geometry, period 64): it is not the
+  sync. On the astronaut the pilot scan finds the period (peak 5.1 sd, v1: 10.0) but the payload's bit accuracy
+  is 0.75 (v1: 0.93) and Viterbi fails: too little payload survives. On the sky the mark is gone altogether
+  (pilot 3.9 sd at the true period, bit accuracy 0.48): 0.5 levels on a flat picture, halved in size, fall
+  under x264's dead zone at CRF 23. So keeping the pilot unshaped would not bring either back alone.
+- Tilting the tile's spectrum toward the band's low rings (amplitude ~ (6 / radius)^p, p = 1 and 2, the reader
+  unchanged since it weighs each ring by the pilot): no gain at 0.5x (astronaut and sky still lost) and a loss
+  under CRF 28 (astronaut bit accuracy 0.66 -> 0.64, Sargent 0.78 -> 0.74 at p = 2). Not kept.
 - A rotation search (the scan finds the period at 0 degrees only: at 1 degree the pilot's peak is already
   at noise level) was not built: it needs an angle in the scan (log-polar or a per-angle scan), ~1 s more."""
 

@@ -31,8 +31,10 @@ The algorithm (two versions, V1 and V2; changing any constant below makes a new 
 
 Renders write `ALGORITHM`, V1, until V2 keeps every attack the bench makes at 16 clips of 16: it is
 far less visible (bench/RESULTS.md), but under a 0.5x downscale it loses the astronaut portrait, which
-V1 keeps. The reader reads both; only the check's personalization tells them apart, and
-`WatermarkReading.algorithm` says which wrote a clip.
+V1 keeps. Not for want of sync: at 0.5x the astronaut's period is found but too few payload bits
+survive (bit accuracy 0.75), and the sky's 0.5 levels vanish under the encoder's dead zone; what was
+tried is in bench/bench_watermark.py's TRIED. The reader reads both; only the check's personalization
+tells them apart, and `WatermarkReading.algorithm` says which wrote a clip.
 
 False positives: the reader Viterbi-decodes at most `MAX_DECODES` (4) candidate geometries per
 clip, plain or mirrored, and accepts a decoded 64-bit word only if its 32-bit check matches its id
