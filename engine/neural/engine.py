@@ -178,14 +178,16 @@ def start_finetuning(generator: Generator, discriminator: Discriminator, embeddi
 def finetune(tuning: FineTuning, x: torch.Tensor, y: torch.Tensor, steps: int, content: ContentLoss,
              config: TrainConfig) -> list[dict[str, float]]:
     """Train `tuning` for `steps` steps on the source frames x and their landmark images y (T, 3, S, S), with
-    meta-learning's learning rates and loss weights (no embedding match: there is no W_i). The losses."""
+    meta-learning's learning rates, loss weights and D steps per G step (no embedding match: there is no W_i).
+    The losses."""
     g, d = tuning.generator, tuning.discriminator
     optimizers = (adam([*g.parameters(), tuning.psi], config.lr_eg, config),
                   adam([*d.parameters(), tuning.w], config.lr_d, config))
     count, bf16 = len(x), config.bf16 and x.device.type == "cuda"
     with torch.enable_grad():  # whatever a library did to the global grad mode
         return [gan_step(g, d, optimizers, x, y, tuning.psi.expand(count, -1), lambda: tuning.w.expand(count, -1),
-                         content, config.weights, config.grad_clip, bf16=bf16) for _ in range(steps)]
+                         content, config.weights, config.grad_clip, d_steps=config.d_steps, bf16=bf16)
+                for _ in range(steps)]
 
 
 # helpers
