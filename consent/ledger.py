@@ -376,11 +376,20 @@ class Ledger:
         ).mappings().all()
         if not rows or rows[0]["kind"] != EventKind.GRANT:
             raise RecordNotFound(f"no consent record with id {record_id!r}")
-        events = [Event.from_row(row) for row in rows]
-        people, personal_fault = _people(events, conn.execute(
-            select(personal).where(personal.c.record_id == record_id)).mappings().all())
-        fault = self._trusted(conn, record_id, rows) or personal_fault
-        record = _record(record_id, events, people)
+        trusted = self._trusted(conn, record_id, rows)
+        try:
+            events = [Event.from_row(row) for row in rows]
+            people, personal_fault = _people(events, conn.execute(
+                select(personal).where(personal.c.record_id == record_id)).mappings().all())
+            record = _record(record_id, events, people)
+        except (ValueError, KeyError, TypeError):
+            if trusted is None:
+                raise  # rows the chain vouches for are rows Sitter wrote: a bug, not an edit
+            # an edit outside Sitter can leave a row that no longer reads as a record (a body that is not JSON,
+            # a field gone): there is no record to show, only the fault that names the row
+            raise LedgerTampered(trusted, f"consent record {record_id} can't be used: the consent ledger does not "
+                                          f"verify ({trusted}); run sitter consent verify-ledger") from None
+        fault = trusted or personal_fault
         return record if fault is None else replace(record, fault=fault)
 
     # verifying incrementally

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from attacker import sql
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import text
@@ -50,6 +50,7 @@ class History:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lifetimes=st.lists(st.integers(0, 4), min_size=RECORDS, max_size=RECORDS), steps=st.lists(step, max_size=8),
        attack=attack, long_lived=st.booleans())
+@example(lifetimes=[0, 0, 0], steps=[("revoke", 0)], attack=("edit", "ledger_events", 3, 4), long_lived=True)
 def test_no_single_row_change_authorizes_what_the_history_forbids(lifetimes, steps, attack, long_lived) -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
