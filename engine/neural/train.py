@@ -168,7 +168,7 @@ def meta_step(nets: tuple[nn.Module, nn.Module, nn.Module], optimizers: tuple[to
 def gan_step(generator: nn.Module, discriminator: nn.Module, optimizers: tuple[torch.optim.Optimizer, ...],
              real: torch.Tensor, y: torch.Tensor, psi: torch.Tensor, projection: Callable[[], torch.Tensor],
              content: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], weights: LossWeights, grad_clip: float,
-             *, match: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None, d_steps: int = 2,
+             *, d_steps: int, match: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None,
              bf16: bool = False) -> dict[str, float]:
     """One update of the generator side (G, and whatever made psi: E and P, or psi'), then `d_steps` of D on
     the same generated frames (the paper's two, after SAGAN: D kept ahead gives G useful gradients).
