@@ -23,13 +23,14 @@ class Event:
     record_id: str
     kind: EventKind | str  # any other text only in a row the ledger does not vouch for (its hash then fails)
     at: str  # ISO 8601, exactly as the row holds it
-    body: dict  # what the row records; personal data only as a salted reference ("personal_ref")
+    body: dict  # what the row records; personal data only as a salted reference ("personal_ref");
+    # in a row the ledger does not vouch for, whatever it held that was not a JSON object, under "unreadable"
     hash: str
 
     @classmethod
     def from_row(cls, row: Mapping) -> "Event":
         return cls(seq=row["seq"], record_id=row["record_id"], kind=_kind(row["kind"]), at=row["at"],
-                   body=json.loads(row["body"]), hash=row["hash"])
+                   body=_body(row["body"]), hash=row["hash"])
 
     def to_dict(self) -> dict:
         return {"seq": self.seq, "record_id": self.record_id, "kind": str(self.kind), "at": self.at,
@@ -45,3 +46,13 @@ def _kind(text: str) -> EventKind | str:
         return EventKind(text)
     except ValueError:
         return text
+
+
+def _body(text: str) -> dict:
+    """A row's body; like `_kind`, a tampered body that is no JSON object is still read, so that the timeline
+    shows the row and the chain check names it, instead of the reader failing."""
+    try:
+        body = json.loads(text)
+    except (ValueError, TypeError):
+        return {"unreadable": str(text)}
+    return body if isinstance(body, dict) else {"unreadable": str(text)}

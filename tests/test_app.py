@@ -379,6 +379,10 @@ def test_the_audit_check_passes_on_an_intact_ledger_and_names_the_row_after_tamp
         db.execute("UPDATE ledger_events SET body = replace(body, 'marketing', 'exhibit')")
     press(at, "Verify the ledger")
     assert "row 1" in texts(at, "error")
+    with sqlite3.connect(settings.home / "sitter.db") as db:
+        db.execute("UPDATE ledger_events SET body = 'not json'")
+    at.run()
+    assert not at.exception and at.dataframe[0].value["detail"].tolist() == ["unreadable: changed outside Sitter"]
 
 
 # who is acting

@@ -150,6 +150,13 @@ def test_editing_a_name_and_recomputing_its_reference_with_the_salt_is_caught(le
     assert "does not reference" in ledger.verify().reason
 
 
+def test_a_row_edited_into_no_json_is_still_listed_and_named(ledger: Ledger, revoked: str, db_url: str) -> None:
+    with sql(db_url) as db:
+        db.execute(text("UPDATE ledger_events SET body = '{not json' WHERE seq = 2"))
+    assert [(e.seq, e.body) for e in ledger.events()][1] == (2, {"unreadable": "{not json"})
+    assert ledger.verify().seq == 2
+
+
 def test_editing_a_revoke_reason_is_caught(ledger: Ledger, revoked: str, db_url: str) -> None:
     with sql(db_url) as db:
         db.execute(text("UPDATE personal_data SET data = :data WHERE data LIKE '%reason%'"),

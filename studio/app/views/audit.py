@@ -54,6 +54,15 @@ def _row(event: Event) -> dict:
 
 
 def _detail(kind: EventKind | str, body: dict) -> str:
+    """What the row says, in a few words; a row changed outside Sitter so that it no longer says it (the check
+    above names it) shows as such instead of failing the page."""
+    try:
+        return _said(kind, body)
+    except (KeyError, TypeError):
+        return "unreadable: changed outside Sitter"
+
+
+def _said(kind: EventKind | str, body: dict) -> str:
     match kind:
         case EventKind.GRANT:
             return f"purposes {', '.join(body['purposes'])}; {len(body['sources'])} image(s); until {body['expires']}"
