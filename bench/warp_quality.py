@@ -7,7 +7,7 @@ on each driving fixture driven by its own track.
 import cv2
 import numpy as np
 
-from engine import Identity, Motion
+from engine import Identity, Motion, WarpConfig, WarpEngine
 from engine.faces import eye_span
 from engine.warp import flips, frame_maps, locate, targets
 
@@ -19,22 +19,23 @@ def warp_quality(identity: Identity, motion: Motion) -> tuple[float, float, int,
     `engine.warp.locate`) against the driver's transferred landmarks (`Motion.landmarks`), and against the warp's
     own targets (the same after the engine's easing), mean over landmarks and frames, as a fraction of the
     inter-ocular distance (outer eye corners, 36-45). Flips: triangles turned over, all frames. Background: the
-    largest pixel difference, all frames, between the output and the source crop outside the anchor ring (2 px
-    margin).
+    largest pixel difference, all frames, between the rendered frame and the source crop where the head layer is
+    neither at rest nor in that frame (its matte 0 in both): what the head uncovers is not counted, everything
+    else should not have moved.
     """
     span = eye_span(identity.landmarks)
     driven = motion.landmarks(identity.landmarks)
     aimed = targets(identity, motion)[:, :68]
-    outside = np.ones((identity.size, identity.size), np.uint8)
-    cv2.fillPoly(outside, [np.round(identity.ring).astype(np.int32)], 0)
-    outside = cv2.erode(outside, np.ones((5, 5), np.uint8)) > 0  # 2 px margin from the ring
+    rest = identity.texture[:identity.size, :, 3] == 0
     crop = identity.image[:identity.size]
+    frames = WarpEngine(WarpConfig(size=identity.size)).render(identity, motion)
     to_driver, to_target, background = [], [], 0
-    for t, (map_x, map_y) in enumerate(frame_maps(identity, motion)):
+    for t, (frame, (map_x, map_y)) in enumerate(zip(frames, frame_maps(identity, motion), strict=True)):
         landed = locate(map_x, map_y, identity.landmarks, aimed[t])
         to_driver.append(np.linalg.norm(landed - driven[t], axis=1).mean())
         to_target.append(np.linalg.norm(landed - aimed[t], axis=1).mean())
-        frame = cv2.remap(identity.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        matte = cv2.remap(identity.texture[..., 3], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        outside = rest & (matte == 0)
         background = max(background, int(np.abs(frame[outside].astype(int) - crop[outside]).max()))
     return (float(np.mean(to_driver)) / span, float(np.mean(to_target)) / span,
             int(flips(identity, motion).sum()), background)

@@ -12,7 +12,9 @@ The split is OpenCV's grabCut (Rother et al. 2004), seeded from the landmarks in
     sure not         the square's edge, except where the neck leaves it at the bottom
 
 It runs on a copy of at most CUT_SIZE px a side (prepare stays well under a second), and its hard mask becomes a
-soft matte by a blur of FEATHER face units, the face itself held at 1. The background is the square with the
+soft matte by a blur of FEATHER face units, grown first by GROW so that its soft edge lies outside the hair's
+last strands rather than across them (a thin band of the background then travels with the head, next to the
+same background), the face itself held at 1. The background is the square with the
 dilated head region inpainted (OpenCV's Telea fill, at a quarter of the size, so it is smooth rather than smeared),
 then given back the grain of what surrounds it, as strong in each place as beside it.
 
@@ -32,6 +34,7 @@ from engine.faces import FaceFrame, face_frame
 CUT_SIZE = 192  # px: grabCut's working size
 ITERATIONS = 4
 FEATHER = 0.04  # face units: the matte's soft edge
+GROW = 0.08  # face units: how far the hard mask is grown before it is softened
 HEAD = ((0.0, -0.45), (1.15, 1.55))  # face units: the ellipse over face, forehead and hair (centre, semi-axes)
 CROWN = ((0.0, -0.4), (0.8, 1.1))  # face units: the ellipse that is surely head (forehead, the hair on it)
 NECK = (0.45, 1.1, 2.6)  # face units: half its width, where it starts below the origin, where it ends
@@ -48,12 +51,20 @@ class Layers:
     background: np.ndarray
 
 
-def split(image: np.ndarray, landmarks: np.ndarray) -> Layers:
-    """Split an RGB uint8 square whose face has these (68, 2) landmarks (px) into its head and background layers."""
+def split(image: np.ndarray, landmarks: np.ndarray, within: np.ndarray | None = None) -> Layers:
+    """Split an RGB uint8 square whose face has these (68, 2) landmarks (px) into its head and background layers.
+
+    `within` (float32 in [0, 1], the square's size) bounds the head: the matte is multiplied by it, and where it
+    is 0 the background is the image itself (the warp engine keeps the head inside the part of its mesh that
+    moves with it, and fades it out down the neck)."""
     side = image.shape[0]
     seeds = _seeds(landmarks, side)
+    if within is not None:
+        seeds[within <= 0] = cv2.GC_BGD
     head = _grabcut(image, seeds)
     matte = _feathered(head, seeds, landmarks)
+    if within is not None:
+        matte *= within
     return Layers(matte, _background(image, matte))
 
 
@@ -106,8 +117,10 @@ def _grabcut(image: np.ndarray, seeds: np.ndarray) -> np.ndarray:
 
 def _feathered(head: np.ndarray, seeds: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The head mask as a soft matte: blurred at its edge, 1 on the face, 0 on the square's border band."""
-    sigma = max(0.5, FEATHER * face_frame(np.asarray(landmarks, np.float64)).scale)
-    matte = cv2.GaussianBlur(head.astype(np.float32), (0, 0), sigma)
+    scale = face_frame(np.asarray(landmarks, np.float64)).scale
+    sigma, grow = max(0.5, FEATHER * scale), max(1, round(GROW * scale))
+    grown = cv2.dilate(head.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    matte = cv2.GaussianBlur(grown.astype(np.float32), (0, 0), sigma)
     matte[seeds == cv2.GC_FGD] = 1.0
     return np.clip(matte, 0.0, 1.0)
 
@@ -123,7 +136,8 @@ def _background(image: np.ndarray, matte: np.ndarray) -> np.ndarray:
     strength = _filled(np.clip(grain * GRAIN_LEVELS, 0, 255).astype(np.uint8), hole).astype(np.float32)
     noise = np.random.default_rng(0).standard_normal((side, side)).astype(np.float32)  # seeded: the same every time
     fill = colour + (noise * strength / GRAIN_LEVELS)[..., None]
-    weight = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 2.0)[..., None]
+    reach = np.clip(matte * 20.0, 0.0, 1.0)  # nothing outside the matte changes; its outer edge blends in
+    weight = np.minimum(cv2.GaussianBlur(hole.astype(np.float32), (0, 0), 2.0), reach)[..., None]
     out = weight * fill + (1.0 - weight) * image.astype(np.float32)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 

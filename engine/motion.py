@@ -1,9 +1,11 @@
 """Motion: how a face moves over time, relative to its own neutral face, for any engine to apply to any face.
 
-A `Motion` is, per frame, a head pose (a similarity: scale, roll angle, translation), an expression (an
-offset for each of the 68 landmarks), both in face units (see `FaceFrame`: origin between the eyes and the
-nose, x along the eye line, unit ~ the distance between the outer eye corners), and a gaze (where the
-irises look, in eye widths: see engine/eyes.py). Because everything is
+A `Motion` is, per frame, a head turn in 3-D (yaw and pitch, about the neck), a head pose in the image (a
+similarity: scale, roll angle, translation), an expression (an offset for each of the 68 landmarks), all in
+face units (see `FaceFrame`: origin between the eyes and the nose, x along the eye line, unit ~ the distance
+between the outer eye corners), and a gaze (where the irises look, in eye widths: see engine/eyes.py). A face
+is turned as a relief: each landmark stands out toward the camera by its depth (engine/pose.py fits the mean
+3-D face to the landmarks for it), so that the nose swings further than the cheeks. Because everything is
 relative to the neutral face and normalized for its size and roll, a motion recorded on one face applies to
 another (the relative transfer of Zakharov et al. 2019, sec. 3.4 and of LivePortrait), and a motion made
 with no face at all (a preset) applies to every face. `Motion.landmarks(neutral)` turns a motion into target
@@ -13,11 +15,12 @@ from them.
 Three sources of motion:
 - a driving face's landmark track (`from_track`): every frame is expressed in the face frame of the first
   (neutral) frame, smoothed against detector jitter with a One-Euro filter (Casiez et al. 2012), then split
-  into the pose (a Procrustes fit of the frame's stable points, nose and eye corners, to the neutral frame's)
-  and the expression (what the pose does not explain); its gaze comes from the driving video's pixels
+  into the turn (the mean 3-D face fitted to each frame with cv2.solvePnP, relative to the first frame's fit),
+  the pose (a Procrustes fit of the frame's stable points, nose and eye corners, to the turned neutral
+  frame's) and the expression (what neither explains); its gaze comes from the driving video's pixels
   (engine/eyes.py), so a landmark track alone leaves the eyes at rest;
-- a preset (`preset`): the same split applied to a mean face that is turned in 3-D (nod, shake, idle drift)
-  and deformed (blink, smile, speech), with glances now and then (idle, talk), seeded so that a render is
+- a preset (`preset`): head turns (nod is a pitch, shake a yaw, idle a slow sway of all three) and landmark
+  offsets (blink, smile, speech), with glances now and then (idle, talk), seeded so that a render is
   reproducible;
 - speech (`speaking`): a `Mouth` (from a text's phonemes or a recorded voice, see engine/mouth.py) shaping
   the mean face's lips and jaw, over the idle drift and blinks of a preset.
@@ -31,20 +34,27 @@ import numpy as np
 from engine.errors import BadMotion
 from engine.faces import LIPS, NUM_POINTS, STABLE, FaceFrame, Track, face_frame
 from engine.mouth import Mouth
+from engine.pose import angles, depth, fit, rotation
 
 PRESETS = ("idle", "blink", "nod", "shake", "smile", "speak", "talk")  # talk = idle + blink + speak
 MIN_FPS, MAX_FPS = 1.0, 60.0  # a driver's frame rate is its motion's, and a render's: the studio's --fps range
 MIN_FACE_SCALE = 1.0  # px: a driver's neutral face must be at least this big to measure motion against
+PIVOT = (0.0, 0.3, -0.9)  # face units (x, y, toward the camera): the head turns about the neck, behind the face
+MAX_TURN = 60 * math.pi / 180  # a turn further than this (a profile) is held there: the face would turn edge-on
 
 
 @dataclass(frozen=True, eq=False)
 class Motion:
-    """Per-frame head pose and expression relative to a neutral face, in face units; `fps` frames a second.
+    """Per-frame head turn, pose and expression relative to a neutral face, in face units; `fps` frames a second.
 
-    pose[t] = (scale, angle, tx, ty): the similarity q -> scale * R(angle) q + (tx, ty) that takes the
-    (expression-displaced) neutral face to frame t, about the face frame's origin. Angle in radians,
-    clockwise on screen; (1, 0, 0, 0) is no head motion.
-    expression[t] = (68, 2): each landmark's offset from the neutral face, with the pose taken out.
+    Frame t's face is the neutral face plus expression[t], turned by turn[t] about PIVOT, seen straight on, and
+    moved by pose[t]:
+    expression[t] = (68, 2): each landmark's offset from the neutral face, on the face as it faces the camera.
+    turn[t] = (yaw, pitch) in radians, as engine/pose.py defines them: positive yaw swings the nose toward the
+    image's right, positive pitch tips the chin down; None means no turn throughout.
+    pose[t] = (scale, angle, tx, ty): the similarity q -> scale * R(angle) q + (tx, ty), about the face frame's
+    origin, that takes the turned face to frame t. Angle (the head's roll) in radians, clockwise on screen;
+    (1, 0, 0, 0) is no head motion.
     gaze[t] = (x, y): the irises' offset from where they rest, in eye widths along and across the eyes (both
     eyes look together); None means at rest throughout.
     Frame 0 of a motion is usually neutral (a driver's first frame is, by definition).
@@ -54,6 +64,7 @@ class Motion:
     pose: np.ndarray  # (T, 4) float64
     expression: np.ndarray  # (T, 68, 2) float64
     gaze: np.ndarray | None = None  # (T, 2) float64, zeros once made
+    turn: np.ndarray | None = None  # (T, 2) float64, zeros once made
 
     def __post_init__(self) -> None:
         frames = len(self.pose)
@@ -61,9 +72,10 @@ class Motion:
         assert frames > 0 and self.pose.shape == (frames, 4), f"pose must be (T, 4), got {self.pose.shape}"
         assert self.expression.shape == (frames, NUM_POINTS, 2), \
             f"expression must be ({frames}, {NUM_POINTS}, 2), got {self.expression.shape}"
-        if self.gaze is None:
-            object.__setattr__(self, "gaze", np.zeros((frames, 2)))
-        assert self.gaze.shape == (frames, 2), f"gaze must be ({frames}, 2), got {self.gaze.shape}"
+        for name in ("gaze", "turn"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros((frames, 2)))
+            assert getattr(self, name).shape == (frames, 2), f"{name} must be ({frames}, 2)"
 
     @property
     def frames(self) -> int:
@@ -73,21 +85,10 @@ class Motion:
     def seconds(self) -> float:
         return self.frames / self.fps
 
-    def pose_matrices(self, frame: FaceFrame) -> np.ndarray:
-        """(T, 2, 3) affines, in image px, that move what is rigidly attached to the head (forehead, hair)
-        from the neutral face described by `frame` to each frame's pose."""
-        to_image = np.vstack([frame.matrix(), [0.0, 0.0, 1.0]])
-        scale, angle, tx, ty = self.pose.T
-        cos, sin = scale * np.cos(angle), scale * np.sin(angle)
-        pose = np.zeros((self.frames, 3, 3))
-        pose[:, 0] = np.stack([cos, -sin, tx], axis=1)
-        pose[:, 1] = np.stack([sin, cos, ty], axis=1)
-        pose[:, 2, 2] = 1.0
-        return (to_image @ pose @ np.linalg.inv(to_image))[:, :2]
-
-    def landmarks(self, neutral: np.ndarray) -> np.ndarray:
+    def landmarks(self, neutral: np.ndarray, heights: np.ndarray | None = None) -> np.ndarray:
         """(T, 68, 2) target landmarks in image px: this motion applied to a face whose neutral landmarks
-        are `neutral` (68, 2), with the expression scaled to that face's size.
+        are `neutral` (68, 2) and whose depths are `heights` (68,; fitted to `neutral` when not given, see
+        engine.pose.depth), with the expression scaled to that face's size.
 
         Eyelids and lips may close but never cross, whatever the motion asks: an upper lid stops 0.6 px
         above the line of its lower lid, and the inner lips 0.6 px short of each other.
@@ -95,10 +96,21 @@ class Motion:
         frame = face_frame(neutral)
         shape = frame.to_face(neutral.astype(np.float64)) + self.expression
         _stop_closing(shape, 0.6 / frame.scale)
+        return frame.to_image(self._placed(shape, depth(neutral) if heights is None else heights))
+
+    def carry(self, frame: FaceFrame, points: np.ndarray, heights: np.ndarray) -> np.ndarray:
+        """(T, N, 2) image px: where points that move rigidly with the head (forehead, hair; (N, 2) px of the
+        neutral image, standing `heights` (N,) face units out toward the camera) go in each frame, for the neutral
+        face whose frame is `frame`."""
+        return frame.to_image(self._placed(frame.to_face(np.asarray(points, np.float64)), heights))
+
+    def _placed(self, shape: np.ndarray, heights: np.ndarray) -> np.ndarray:
+        """Face-unit points ((N, 2) or (T, N, 2)) turned, seen and moved as frame t's pose says."""
+        seen = _turned(shape, np.asarray(heights, np.float64), self.turn)
         scale, angle, tx, ty = self.pose.T
-        rotation = (scale * np.exp(1j * angle))[:, None]
-        moved = rotation * (shape[..., 0] + 1j * shape[..., 1]) + (tx + 1j * ty)[:, None]
-        return frame.to_image(np.stack([moved.real, moved.imag], axis=-1))
+        ratio = (scale * np.exp(1j * angle))[:, None]
+        moved = ratio * (seen[..., 0] + 1j * seen[..., 1]) + (tx + 1j * ty)[:, None]
+        return np.stack([moved.real, moved.imag], axis=-1)
 
 
 def from_track(track: Track, *, gaze: np.ndarray | None = None, min_cutoff: float = 1.0,
@@ -126,8 +138,12 @@ def from_track(track: Track, *, gaze: np.ndarray | None = None, min_cutoff: floa
     # the whole track is at hand, so it is filtered forwards then backwards: no lag, and the neutral
     # first frame is smoothed as much as the rest (its noise would otherwise be in every frame's expression)
     shapes = _one_euro(_one_euro(shapes, track.fps, min_cutoff, beta)[::-1], track.fps, min_cutoff, beta)[::-1]
-    pose, expression = _decompose(shapes, shapes[0])
-    return Motion(track.fps, pose, expression, None if gaze is None else np.asarray(gaze, np.float64)[:len(pose)])
+    heights = depth(shapes[0])
+    turn = _turns(shapes)
+    pose, undone = _decompose(shapes, _turned(shapes[0], heights, turn))
+    expression = _unturned(undone, heights, turn) - shapes[0]
+    return Motion(track.fps, pose, expression, None if gaze is None else np.asarray(gaze, np.float64)[:len(pose)],
+                  turn)
 
 
 def preset(name: str, *, seconds: float = 4.0, fps: float = 25.0, seed: int = 0) -> Motion:
@@ -154,32 +170,6 @@ def speaking(mouth: Mouth, *, seed: int = 0) -> Motion:
 
 # helpers
 
-# Mean neutral face in face units: the shared fixtures' portraits and first video frames, normalized,
-# averaged and made left-right symmetric.
-_MEAN_FACE = (
-    (-0.765, -0.249), (-0.755, -0.094), (-0.74, 0.067), (-0.711, 0.238), (-0.661, 0.418), (-0.592, 0.564),
-    (-0.513, 0.674), (-0.328, 0.838), (0.0, 0.954), (0.328, 0.838), (0.513, 0.674), (0.592, 0.564),
-    (0.661, 0.418), (0.711, 0.238), (0.74, 0.067), (0.755, -0.094), (0.765, -0.249), (-0.629, -0.445),
-    (-0.563, -0.504), (-0.459, -0.534), (-0.322, -0.523), (-0.163, -0.498), (0.163, -0.498), (0.322, -0.523),
-    (0.459, -0.534), (0.563, -0.504), (0.629, -0.445), (0.0, -0.299), (0.0, -0.12), (0.0, 0.041), (0.0, 0.14),
-    (-0.145, 0.224), (-0.086, 0.261), (0.0, 0.268), (0.086, 0.261), (0.145, 0.224), (-0.494, -0.265),
-    (-0.425, -0.308), (-0.309, -0.314), (-0.19, -0.235), (-0.293, -0.217), (-0.405, -0.217), (0.19, -0.235),
-    (0.309, -0.314), (0.425, -0.308), (0.494, -0.265), (0.405, -0.217), (0.293, -0.217), (-0.278, 0.468),
-    (-0.162, 0.416), (-0.083, 0.397), (0.0, 0.412), (0.083, 0.397), (0.162, 0.416), (0.278, 0.468),
-    (0.156, 0.576), (0.084, 0.602), (0.0, 0.609), (-0.084, 0.602), (-0.156, 0.576), (-0.253, 0.47),
-    (-0.068, 0.475), (0.0, 0.48), (0.068, 0.475), (0.253, 0.47), (0.068, 0.499), (0.0, 0.503), (-0.068, 0.499),
-)
-# How far each landmark stands out towards the camera from the eye corners, in face units (a rough head
-# model): what makes the nose tip move more than the cheeks when the head turns.
-_DEPTH = (
-    -0.55, -0.5, -0.42, -0.3, -0.15, 0.0, 0.12, 0.2, 0.22, 0.2, 0.12, 0.0, -0.15, -0.3, -0.42, -0.5, -0.55,  # jaw
-    -0.05, 0.08, 0.14, 0.17, 0.18, 0.18, 0.17, 0.14, 0.08, -0.05,  # brows
-    0.15, 0.25, 0.35, 0.45, 0.22, 0.28, 0.32, 0.28, 0.22,  # nose
-    0.0, 0.06, 0.06, 0.04, 0.05, 0.05, 0.04, 0.06, 0.06, 0.0, 0.05, 0.05,  # eyes
-    0.15, 0.25, 0.3, 0.32, 0.3, 0.25, 0.15, 0.24, 0.28, 0.3, 0.28, 0.24,  # outer lips
-    0.16, 0.25, 0.27, 0.25, 0.16, 0.24, 0.26, 0.24,  # inner lips
-)
-_PIVOT = (0.0, 0.3, -0.9)  # the head turns about the neck, behind the face, in face units
 _DEG = math.pi / 180
 
 
@@ -210,32 +200,65 @@ def _polyline(xs: np.ndarray, ys: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _compose(parts: list[tuple[np.ndarray, np.ndarray]], fps: float, gaze: np.ndarray | None) -> Motion:
-    """The motion of the mean face deformed by the sum of the parts' offsets (T, 68, 2) and turned by the sum
-    of their head angles (T, 3), looking where `gaze` says."""
+    """The motion whose expression is the sum of the parts' offsets (T, 68, 2) and whose head turns by the sum of
+    their head angles (T, 3: yaw, pitch, roll, radians), the roll too about PIVOT, looking where `gaze` says."""
     angles = sum(part_angles for part_angles, _ in parts)
     offsets = sum(part_offsets for _, part_offsets in parts)
-    mean = np.array(_MEAN_FACE)
-    pose, expression = _decompose(_turn(mean + offsets, angles), mean)
-    return Motion(fps, pose, expression, gaze)
+    roll = angles[:, 2]
+    pivot = complex(*PIVOT[:2])
+    shift = pivot - np.exp(1j * roll) * pivot  # turning about the pivot is turning about the origin, then this
+    pose = np.stack([np.ones_like(roll), roll, shift.real, shift.imag], axis=1)
+    return Motion(fps, pose, offsets, gaze, angles[:, :2])
 
 
-def _decompose(shapes: np.ndarray, neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split (T, 68, 2) face-unit shapes into pose (T, 4) and expression (T, 68, 2) relative to `neutral`.
+def _turns(shapes: np.ndarray) -> np.ndarray:
+    """(T, 2) yaw and pitch (radians) of each face-unit shape's head relative to the first's: the mean 3-D face
+    fitted to each (engine.pose.fit), held within MAX_TURN."""
+    rotations = np.array([fit(shape).rotation for shape in shapes])
+    relative = [angles(r @ rotations[0].T)[:2] for r in rotations]
+    return np.clip(np.radians(relative), -MAX_TURN, MAX_TURN)
 
-    The pose is the least-squares similarity (Umeyama 1991; in 2-D a complex ratio) from the neutral
-    stable points to each frame's; the expression is each frame undone by its pose, minus the neutral.
+
+def _turned(shape: np.ndarray, heights: np.ndarray, turn: np.ndarray) -> np.ndarray:
+    """(T, N, 2) face-unit points ((N, 2) or (T, N, 2)) standing `heights` (N,) out toward the camera, turned by
+    `turn` (T, 2: yaw, pitch, radians) about PIVOT and seen straight on (orthographically)."""
+    linear, offset = _view(heights, turn)
+    return np.einsum("tij,tnj->tni", linear, np.broadcast_to(shape, (len(turn), *np.shape(shape)[-2:]))) + offset
+
+
+def _unturned(seen: np.ndarray, heights: np.ndarray, turn: np.ndarray) -> np.ndarray:
+    """The face-unit points (T, N, 2) that `_turned` turns into `seen`, their heights kept."""
+    linear, offset = _view(heights, turn)
+    return np.einsum("tij,tnj->tni", np.linalg.inv(linear), seen - offset)
+
+
+def _view(heights: np.ndarray, turn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How a turn moves points in the image: seen = linear (T, 2, 2) @ point + offset (T, N, 2), for points that
+    stand `heights` (N,) out toward the camera. The image's axes are OpenCV's: depth toward the camera is -z."""
+    r = rotation(np.degrees(turn[:, 0]), np.degrees(turn[:, 1]), 0.0)  # (T, 3, 3)
+    pivot = np.array([PIVOT[0], PIVOT[1], -PIVOT[2]])
+    z = -np.asarray(heights, np.float64) - pivot[2]  # (N,) about the pivot
+    offset = (pivot[:2] - r[:, :2, :2] @ pivot[:2])[:, None, :] + r[:, None, :2, 2] * z[None, :, None]
+    return r[:, :2, :2], offset
+
+
+def _decompose(shapes: np.ndarray, turned: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split (T, 68, 2) face-unit shapes into the pose (T, 4) that takes each frame's turned neutral face
+    `turned` (T, 68, 2) to it, and the shapes with their pose undone.
+
+    The pose is the least-squares similarity (Umeyama 1991; in 2-D a complex ratio) from the turned neutral
+    face's stable points to the frame's.
     """
     stable = list(STABLE)
     z = shapes[..., 0] + 1j * shapes[..., 1]  # (T, 68)
-    z0 = neutral[:, 0] + 1j * neutral[:, 1]  # (68,)
-    src = z0[stable] - z0[stable].mean()
+    z0 = turned[..., 0] + 1j * turned[..., 1]  # (T, 68)
+    src = z0[:, stable] - z0[:, stable].mean(axis=1, keepdims=True)
     dst = z[:, stable] - z[:, stable].mean(axis=1, keepdims=True)
-    ratio = (dst * np.conj(src)).sum(axis=1) / (np.abs(src) ** 2).sum()  # scale * e^(i angle), (T,)
-    shift = z[:, stable].mean(axis=1) - ratio * z0[stable].mean()
+    ratio = (dst * np.conj(src)).sum(axis=1) / (np.abs(src) ** 2).sum(axis=1)  # scale * e^(i angle), (T,)
+    shift = z[:, stable].mean(axis=1) - ratio * z0[:, stable].mean(axis=1)
     undone = (z - shift[:, None]) / ratio[:, None]
     pose = np.stack([np.abs(ratio), np.angle(ratio), shift.real, shift.imag], axis=1)
-    expression = np.stack([undone.real, undone.imag], axis=-1) - neutral
-    return pose, expression
+    return pose, np.stack([undone.real, undone.imag], axis=-1)
 
 
 def _fill_gaps(points: np.ndarray) -> np.ndarray:
@@ -258,19 +281,6 @@ def _one_euro(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutof
         speed = speed + alpha(d_cutoff) * ((x[i] - out[i - 1]) * fps - speed)
         out[i] = out[i - 1] + alpha(min_cutoff + beta * np.abs(speed)) * (x[i] - out[i - 1])
     return out
-
-
-def _turn(shapes: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """(T, 68, 2) shapes seen after turning the head by (yaw, pitch, roll) radians (T, 3) about the neck."""
-    depth = np.broadcast_to(np.array(_DEPTH), shapes.shape[:2])
-    pivot = np.array(_PIVOT)
-    points = np.concatenate([shapes, depth[..., None]], axis=-1) - pivot  # (T, 68, 3)
-    yaw, pitch, roll = (angles[:, i, None] for i in range(3))
-    x, y, z = points[..., 0], points[..., 1], points[..., 2]
-    x, z = x * np.cos(yaw) + z * np.sin(yaw), z * np.cos(yaw) - x * np.sin(yaw)
-    y, z = y * np.cos(pitch) - z * np.sin(pitch), z * np.cos(pitch) + y * np.sin(pitch)
-    x, y = x * np.cos(roll) - y * np.sin(roll), x * np.sin(roll) + y * np.cos(roll)
-    return np.stack([x, y], axis=-1) + pivot[:2]
 
 
 def _ease(t: np.ndarray, start: float, length: float) -> np.ndarray:
@@ -300,7 +310,7 @@ def _offsets(t: np.ndarray, amount: np.ndarray, moves: dict[int, tuple[float, fl
 
 
 def _idle(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Breathing (a slow rise and fall, ~4 s a breath) and a faint wandering of the head."""
+    """Breathing (a slow rise and fall, ~4 s a breath) and a faint sway of the head in 3-D: yaw, pitch and roll."""
     angles = np.stack([_drift(t, rng, 2.0 * _DEG), _drift(t, rng, 1.5 * _DEG), _drift(t, rng, 1.0 * _DEG)], axis=1)
     breath = 0.012 * np.sin(2 * math.pi * t / rng.uniform(3.5, 4.5) + rng.uniform(0, 2 * math.pi))
     offsets = np.zeros((len(t), NUM_POINTS, 2))
@@ -340,8 +350,8 @@ def _blink(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
 
 
 def _nod(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Nodding yes: the head dips 7 degrees and comes back, once a second."""
-    pitch = -7 * _DEG * (1 - np.cos(2 * math.pi * t)) / 2 * _fade(t)
+    """Nodding yes: the head dips 7 degrees (chin down) and comes back, once a second."""
+    pitch = 7 * _DEG * (1 - np.cos(2 * math.pi * t)) / 2 * _fade(t)
     return np.stack([np.zeros_like(t), pitch, np.zeros_like(t)], axis=1), np.zeros((len(t), NUM_POINTS, 2))
 
 

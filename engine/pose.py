@@ -18,6 +18,7 @@ Example:
     pose = fit(landmarks)                  # (68, 2) pixels -> Pose
     yaw, pitch, roll = pose.angles()
     turns = relative_angles(track.points)  # (frames, 3): each frame's head turn since the first
+    heights = depth(landmarks)             # (68,) each point's depth toward the camera, face units
 """
 
 import json
@@ -27,7 +28,7 @@ from importlib.resources import files
 import cv2
 import numpy as np
 
-from engine.faces import NUM_POINTS, STABLE
+from engine.faces import NUM_POINTS, STABLE, face_frame
 
 RIGID = (0, 1, 15, 16, *STABLE)  # the jaw beside the ears, the nose and the eye corners: they move with the skull
 FOCAL_FACES = 4.0
@@ -81,13 +82,30 @@ def relative_angles(track: np.ndarray) -> np.ndarray:
     return np.array([angles(pose.rotation @ first.T) for pose in poses])
 
 
-def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """The 3x3 rotation that turns a face by these angles (degrees): roll after yaw after pitch."""
-    a, b, c = np.radians([pitch, -yaw, roll])
-    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
-    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
-    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+def rotation(yaw: float | np.ndarray, pitch: float | np.ndarray, roll: float | np.ndarray) -> np.ndarray:
+    """The rotation (3, 3) that turns a face by these angles (degrees): roll after yaw after pitch. Given arrays
+    of angles, one rotation per entry: (..., 3, 3)."""
+    a, b, c = np.radians(np.broadcast_arrays(np.asarray(pitch, np.float64), -np.asarray(yaw, np.float64),
+                                             np.asarray(roll, np.float64)))
+    one, zero = np.ones_like(a), np.zeros_like(a)
+    rx = _matrix(one, zero, zero, zero, np.cos(a), -np.sin(a), zero, np.sin(a), np.cos(a))
+    ry = _matrix(np.cos(b), zero, np.sin(b), zero, one, zero, -np.sin(b), zero, np.cos(b))
+    rz = _matrix(np.cos(c), -np.sin(c), zero, np.sin(c), np.cos(c), zero, zero, zero, one)
     return rz @ ry @ rx
+
+
+def depth(points: np.ndarray) -> np.ndarray:
+    """(68,) how far each of a face's landmarks (68, 2) stands out toward the camera from its outer eye corners,
+    in the face's own units (see `FaceFrame`): the fitted mean face, turned as the face is turned, seen from the
+    camera. What a 2-D face lacks to be turned in 3-D."""
+    points = np.asarray(points, np.float64)
+    pose = fit(points)
+    turn = pose.rotation if np.isfinite(pose.error) else np.eye(3)
+    toward = -(MEAN_FACE @ turn.T)[:, 2]
+    toward -= toward[[36, 45]].mean()
+    focal = FOCAL_FACES * _width(points[list(RIGID)])
+    distance = float(pose.translation[2]) if np.isfinite(pose.error) and pose.translation[2] > 0 else focal / 30
+    return toward * focal / distance / face_frame(points).scale
 
 
 def angles(matrix: np.ndarray) -> tuple[float, float, float]:
@@ -101,6 +119,11 @@ def angles(matrix: np.ndarray) -> tuple[float, float, float]:
 
 
 # helpers
+
+
+def _matrix(*entries: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) from nine arrays of entries, row by row."""
+    return np.stack(entries, axis=-1).reshape(*entries[0].shape, 3, 3)
 
 
 def _width(points: np.ndarray) -> float:

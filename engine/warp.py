@@ -2,17 +2,21 @@
 with no weights.
 
 `prepare` does everything that depends only on the source (once per identity): find the face, crop a square
-around it and resize it to the output size, lay a mesh over it and build the mouth-fill texture. The mesh's
-vertices are the 68 landmarks, forehead and hair points that follow the head's pose, a fixed ring of anchors
-around the head, and the crop's corners and edge midpoints. It is a Delaunay triangulation, computed with the
-mouth and eyes held open so that their insides are triangles of their own. Triangles whose corners are all
-fixed never move, so everything outside the anchor ring (background, shoulders, clothes) stays as it was,
-to the pixel.
+around it and resize it to the output size, split the square into two layers (engine/layers.py: the head with
+a soft matte, and the background with the region behind the head filled in), lay a mesh over the head and build
+the mouth-fill texture. The mesh is a relief: its vertices are the 68 landmarks, each standing out toward the
+camera by the depth of the mean 3-D face fitted to them (engine/pose.py), forehead and hair points behind them,
+a ring of anchors around the head, and the crop's corners and edge midpoints. It is a Delaunay triangulation,
+computed with the mouth and eyes held open so that their insides are triangles of their own. The ring's
+anchors above the chin move with the head; those below it and the corners hold still, so the neck bends
+between the head and the shoulders.
 
-`render` does, per frame, only: one affine per triangle (all frames' at once, before the loop), a triangle
-index image (one `cv2.fillConvexPoly` per moving triangle), one dense backward map from that index through
-per-triangle coefficient tables (`cv2.LUT`), and one `cv2.remap`. The eyes and the mouth are drawn over
-the mesh with maps of their own:
+`render` turns the mesh in 3-D and projects it (all frames' vertices at once, before the loop), then, per frame:
+one affine per triangle, a triangle index image (one `cv2.fillConvexPoly` per triangle that faces the camera,
+far ones first, so that a turned nose hides part of the far cheek), one dense backward map from that index
+through per-triangle coefficient tables (`cv2.LUT`), one `cv2.remap` of the head layer with its matte, and one
+blend of it over the background layer, which never moves. The eyes and the mouth are drawn over the mesh with
+maps of their own:
 - an eye that closes keeps its eyeball where it was and lets the lids slide over it (the eye's inside maps
   with the eye corners only), rather than squashing the iris;
 - then, on the frame, the iris moves inside its eye as the gaze says, and an eye nearly shut fills with the
@@ -26,7 +30,6 @@ Measured on one core: see bench/bench_warp.py and the "Warp engine" section of b
 """
 
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,16 +56,23 @@ from engine.faces import (
 )
 from engine.geometry import SHIFT, fixed_point, similarities
 from engine.inner_mouth import InnerMouth, inner_mouth, mouth_outline
-from engine.motion import Motion
+from engine.layers import NECK, split
+from engine.motion import PIVOT, Motion
+from engine.pose import depth, rotation
 
 logger = logging.getLogger(__name__)
 
 # Mesh layout around the face, in face units of the source face (see FaceFrame: ~ eye corner to eye corner).
-RING_CENTER, RING_RADII, RING_POINTS = (0.0, 0.2), (1.9, 2.1), 20  # fixed anchors: nothing outside moves
+RING_CENTER, RING_RADII, RING_POINTS = (0.0, 0.2), (1.9, 2.1), 20  # anchors: above the chin they move with the head,
+# below it they hold the shoulders still, so that the neck bends between them
 ARC_CENTER, ARC_RADII, ARC_POINTS = (0.0, -0.2), (1.1, 1.25), 9  # hair, temple to temple over the top: follows the head
 FOREHEAD_BROWS, FOREHEAD_RISE = (17, 19, 21, 22, 24, 26), 0.35  # forehead points: this far above these brow points
-# How far the head may move before the hair would cross the anchor ring; a motion asking more is held there.
-REACH_SCALE, REACH_ANGLE, REACH_SHIFT = 0.1, 10 * math.pi / 180, 0.25  # scale 0.9-1.1, +-10 degrees, face units
+# How far the points off the face stand out toward the camera (face units; the eye corners are at 0, the nose tip
+# at about 0.45): the forehead leans back from its brows, the hair over the top and the anchors lie further back.
+FOREHEAD_BACK, HAIR_DEPTH, RING_DEPTH = 0.1, -0.45, PIVOT[2]
+FIXED_DEPTH = -10.0  # the anchors that never move are behind everything
+UNMIX_FLOOR = 0.05  # the head layer's colour is unmixed from the background where its matte is at least this
+NECK_FADE = 1.0  # face units below the chin where the neck has faded out of the head layer
 MIN_GAP = 0.5  # px: Delaunay needs distinct points, and a closed mouth's inner lips coincide
 MOUTH_FILL_FROM = 1.0  # px: the mouth is filled once it opens this much wider than in the source
 
@@ -84,12 +94,15 @@ class Identity:
     """Everything `render` needs about one face, computed once by `prepare`. Coordinates are output px."""
 
     image: np.ndarray  # (size + atlas rows, size, 3) uint8: the face crop, then the inner mouth's atlas below it
+    texture: np.ndarray  # (size + atlas rows, size, 4) uint8: what is warped: the head layer, its matte as alpha
+    background: np.ndarray  # (size, size, 3) uint8: the background layer, the head filled in
     size: int
     rest: np.ndarray  # (P, 2) mesh vertices at rest: 68 landmarks, head points, then fixed anchors
+    heights: np.ndarray  # (P,) how far each vertex stands out toward the camera, face units
     head: slice  # the vertices of `rest` that follow the head's pose
     triangles: np.ndarray  # (N, 3) vertex indices of the triangles that can move (a vertex not fixed)
     orientation: np.ndarray  # (N,) +1 or -1, each triangle's winding with the mouth open; a flip changes it
-    ring: np.ndarray  # (R, 2) the fixed anchor ring: outside it, frames equal the crop
+    ring: np.ndarray  # (R, 2) the anchor ring: the head layer's matte is 0 outside it, above the chin
     roi: tuple[int, int, int, int]  # x0, y0, x1, y1: the box that holds every moving triangle
     inner_mouth: InnerMouth  # where the inner mouth's atlas lies in `image`, and how the opening maps onto it
     eye_opening: np.ndarray  # (2,) mean lid gap of the right and left eye, px
@@ -147,7 +160,8 @@ class WarpEngine:
         plan = _plan(identity, motion)
         origin = np.array(identity.roi[:2])
         for t, (map_x, map_y) in enumerate(_maps(identity, plan)):
-            frame = cv2.remap(identity.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            frame = _composite(identity, cv2.remap(identity.texture, map_x, map_y, cv2.INTER_LINEAR,
+                                                   borderMode=cv2.BORDER_REPLICATE))
             for eye in range(2):
                 outline = plan.eyes[t, eye] / (1 << SHIFT) + origin  # as the index image drew it
                 look(frame, map_x, map_y, identity.eyes[eye], outline, plan.irises[t, eye], plan.shut[t, eye])
@@ -172,8 +186,8 @@ def _maps(identity: Identity, plan: "_Plan") -> Iterator[tuple[np.ndarray, np.nd
     eyes, mouth = len(identity.triangles) + 1, len(identity.triangles) + 3
     for t in range(len(plan.luts)):
         index.fill(0)
-        corners = plan.corners[t]
-        for i in np.flatnonzero(plan.painted[t]):
+        corners, order = plan.corners[t], plan.order[t]
+        for i in order[plan.painted[t, order]]:
             cv2.fillConvexPoly(index, corners[i], int(i) + 1, cv2.LINE_8, SHIFT)
         for eye in np.flatnonzero(plan.eye_window[t]):
             cv2.fillPoly(index, [plan.eyes[t, eye]], eyes + int(eye), cv2.LINE_8, SHIFT)
@@ -195,15 +209,15 @@ def targets(identity: Identity, motion: Motion) -> np.ndarray:
     """(T, P, 2) where every mesh vertex goes in each frame, output px: the 68 landmarks first, then the head
     points, then the fixed anchors.
 
-    This is `motion` as far as a 2-D warp can follow it: the head's pose is eased into the reach of the
-    anchor ring, and a frame whose expression would turn a triangle over (a driver's face shaped unlike this
-    one, a head turned far aside) has its expression scaled down just enough, smoothly over time, that the
-    mesh does not fold. Presets never need either.
+    This is `motion` as far as a warp of one image can follow it: a frame whose expression would turn a
+    triangle over (a driver's face shaped unlike this one) has its expression scaled down just enough, smoothly
+    over time, that the mesh does not fold. A triangle that the head's turn alone turns away from the camera
+    (beside a nose seen from the side) is not a fold: it is hidden. Presets never need the easing.
     """
-    motion = _within_reach(motion)
+    facing = _facing(identity, _vertices(identity, replace(motion, expression=np.zeros_like(motion.expression))))
     scales = np.linspace(1.0, 0.0, 6)
-    folds = np.stack([_folds(identity, _vertices(identity, replace(motion, expression=motion.expression * scale)))
-                      for scale in scales])  # (S, T)
+    folds = np.stack([_folds(identity, _vertices(identity, replace(motion, expression=motion.expression * scale)),
+                             facing) for scale in scales])  # (S, T)
     largest = np.where((folds == 0).any(axis=0), scales[np.argmax(folds == 0, axis=0)], 0.0)
     # a moving minimum then a moving mean of the same width stays at or below `largest` in every frame
     eased = uniform_filter1d(minimum_filter1d(largest, 7, mode="nearest"), 7, mode="nearest")
@@ -211,9 +225,11 @@ def targets(identity: Identity, motion: Motion) -> np.ndarray:
 
 
 def flips(identity: Identity, motion: Motion) -> np.ndarray:
-    """(T,) how many triangles each frame turns over (a fold in the warp, where the image would mirror);
-    0 is right. Triangles squeezed under 1 px^2, like a shut mouth's inside, count as neither way."""
-    return _folds(identity, targets(identity, motion))
+    """(T,) how many triangles each frame's expression turns over (a fold in the warp, where the image would
+    mirror); 0 is right. Triangles squeezed under 1 px^2, like a shut mouth's inside, count as neither way, and
+    so do those the head's turn alone turns away (they are hidden, not folded)."""
+    still = _vertices(identity, replace(motion, expression=np.zeros_like(motion.expression)))
+    return _folds(identity, targets(identity, motion), _facing(identity, still))
 
 
 def locate(map_x: np.ndarray, map_y: np.ndarray, points: np.ndarray, near: np.ndarray, radius: int = 6) -> np.ndarray:
@@ -243,7 +259,8 @@ class _Plan:
 
     luts: np.ndarray  # (T, 6, 256) float32: per index, the affine (a, b, c, d, e, f) of x' = ax+by+c, y' = dx+ey+f
     corners: np.ndarray  # (T, N, 3, 2) int32: triangle corners, roi px with SHIFT fractional bits
-    painted: np.ndarray  # (T, N) bool: triangles big enough to draw
+    painted: np.ndarray  # (T, N) bool: triangles big enough to draw, facing the camera
+    order: np.ndarray  # (T, N) int: the triangles far to near, the order they are drawn in
     eyes: np.ndarray  # (T, 2, 6, 2) int32: eye outlines, like corners
     eye_window: np.ndarray  # (T, 2) bool: eye no wider open than at rest: its inside maps by its corners only
     irises: np.ndarray  # (T, 2, 2) each eye's iris shift, source px (zero: where it rests)
@@ -273,7 +290,8 @@ def _plan(identity: Identity, motion: Motion) -> _Plan:
     return _Plan(
         luts=luts,
         corners=fixed_point(triangles - origin),
-        painted=np.abs(_signed_area(triangles)) >= 0.5,
+        painted=(np.abs(_signed_area(triangles)) >= 0.5) & _facing(identity, moved),
+        order=_far_to_near(identity, motion),
         eyes=fixed_point(landmarks[:, [RIGHT_EYE, LEFT_EYE]] - origin),
         eye_window=eye_window,
         irises=np.stack([shifts(layers, motion.gaze) for layers in identity.eyes], axis=1),
@@ -296,36 +314,42 @@ def _fill_mouth(mouth: InnerMouth, outline: np.ndarray, index: np.ndarray, value
     out[0][box][seen], out[1][box][seen] = mouth.sample(outline, grid[0][box][seen], grid[1][box][seen])
 
 
-def _within_reach(motion: Motion) -> Motion:
-    """The motion with its head pose eased to where the hair stays inside the anchor ring: followed exactly
-    up to 70% of the reach, then ever more gently towards it, never past it."""
-    pose = motion.pose.copy()
-    pose[:, 0] = 1 + _soft_limit(pose[:, 0] - 1, REACH_SCALE)
-    pose[:, 1] = _soft_limit(pose[:, 1], REACH_ANGLE)
-    shift = np.maximum(np.hypot(pose[:, 2], pose[:, 3]), 1e-12)
-    pose[:, 2:] *= (_soft_limit(shift, REACH_SHIFT) / shift)[:, None]
-    return replace(motion, pose=pose)
-
-
-def _soft_limit(x: np.ndarray, limit: float, knee: float = 0.7) -> np.ndarray:
-    bend = knee * limit
-    over = np.abs(x) - bend
-    return np.sign(x) * np.where(over > 0, bend + (limit - bend) * np.tanh(over / (limit - bend)), np.abs(x))
-
-
 def _vertices(identity: Identity, motion: Motion) -> np.ndarray:
     """(T, P, 2) the mesh vertices placed by `motion` as it is."""
-    landmarks = motion.landmarks(identity.landmarks)
-    pose = motion.pose_matrices(face_frame(identity.landmarks))
-    head = identity.rest[identity.head] @ pose[:, :, :2].transpose(0, 2, 1) + pose[:, None, :, 2]
+    heights = identity.heights
+    landmarks = motion.landmarks(identity.landmarks, heights[:NUM_POINTS])
+    head = motion.carry(face_frame(identity.landmarks), identity.rest[identity.head], heights[identity.head])
     anchors = identity.rest[identity.head.stop:]
     return np.concatenate([landmarks, head, np.broadcast_to(anchors, (motion.frames, *anchors.shape))], axis=1)
 
 
-def _folds(identity: Identity, vertices: np.ndarray) -> np.ndarray:
-    """(T,) triangles turned over, among those not squeezed under 1 px^2."""
+def _facing(identity: Identity, vertices: np.ndarray) -> np.ndarray:
+    """(T, N) whether each triangle winds as it does at rest, facing the camera."""
+    return np.sign(_signed_area(vertices[:, identity.triangles])) == identity.orientation
+
+
+def _folds(identity: Identity, vertices: np.ndarray, facing: np.ndarray) -> np.ndarray:
+    """(T,) triangles turned over, among those not squeezed under 1 px^2 and facing the camera in `facing`."""
     area = _signed_area(vertices[:, identity.triangles])
-    return ((np.sign(area) != identity.orientation) & (np.abs(area) > 1.0)).sum(axis=1)
+    return ((np.sign(area) != identity.orientation) & facing & (np.abs(area) > 1.0)).sum(axis=1)
+
+
+def _far_to_near(identity: Identity, motion: Motion) -> np.ndarray:
+    """(T, N) the triangles in the order to draw them, by the depth of their centres once the head has turned."""
+    frame = face_frame(identity.landmarks)
+    rest = frame.to_face(identity.rest)
+    toward = np.concatenate([identity.heights, np.full(len(rest) - len(identity.heights), FIXED_DEPTH)])
+    points = np.concatenate([rest, -toward[:, None]], axis=1)[identity.triangles].mean(axis=1)  # (N, 3)
+    pivot = np.array([PIVOT[0], PIVOT[1], -PIVOT[2]])
+    turns = rotation(np.degrees(motion.turn[:, 0]), np.degrees(motion.turn[:, 1]), 0.0)  # (T, 3, 3)
+    away = np.einsum("tj,nj->tn", turns[:, 2], points - pivot)  # (T, N) camera z about the pivot
+    return np.argsort(-away, axis=1, kind="stable")
+
+
+def _composite(identity: Identity, head: np.ndarray) -> np.ndarray:
+    """The warped head layer (size, size, 4: colour and matte) over the background layer, as RGB uint8."""
+    alpha = head[..., 3].astype(np.float32) * np.float32(1 / 255)
+    return cv2.blendLinear(head[..., :3], identity.background, alpha, 1.0 - alpha)
 
 
 def _signed_area(triangles: np.ndarray) -> np.ndarray:
@@ -358,19 +382,24 @@ def _similarity(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
 
 def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int],
                     notes: tuple[str, ...]) -> Identity:
-    """Mesh the cropped face and build its inner mouth."""
+    """Split the cropped face into its layers, mesh it and build its inner mouth."""
     size = crop.shape[0]
     frame = face_frame(landmarks)
     landmarks = _parted(landmarks, frame)
+    faces = depth(landmarks)
+    circle = _ellipse(RING_CENTER, RING_RADII, np.arange(RING_POINTS) * 360 / RING_POINTS)
+    above = circle[:, 1] < frame.to_face(landmarks)[8, 1]  # anchors above the chin move with the head
     head = np.vstack([
         frame.to_image(frame.to_face(landmarks[list(FOREHEAD_BROWS)]) - np.array([0.0, FOREHEAD_RISE])),
         frame.to_image(_ellipse(ARC_CENTER, ARC_RADII, np.linspace(15, 165, ARC_POINTS))),
+        frame.to_image(circle[above]),
     ])
-    ring = frame.to_image(_ellipse(RING_CENTER, RING_RADII, np.arange(RING_POINTS) * 360 / RING_POINTS))
+    heights = np.concatenate([faces, faces[list(FOREHEAD_BROWS)] - FOREHEAD_BACK, np.full(ARC_POINTS, HAIR_DEPTH),
+                              np.full(int(above.sum()), RING_DEPTH)])
     edge = size - 1
     corners = np.array([(0, 0), (edge / 2, 0), (edge, 0), (edge, edge / 2), (edge, edge), (edge / 2, edge),
                         (0, edge), (0, edge / 2)])
-    rest = _apart(np.vstack([landmarks, head, ring, corners]))
+    rest = _apart(np.vstack([landmarks, head, frame.to_image(circle[~above]), corners]))
     landmarks, moving = rest[:NUM_POINTS], NUM_POINTS + len(head)
     topology = rest.copy()
     topology[:NUM_POINTS] = _opened(landmarks, frame)
@@ -380,14 +409,21 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
     vertices = rest[np.unique(triangles)]
     x0, y0 = np.maximum(np.floor(vertices.min(axis=0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(vertices.max(axis=0)).astype(int) + 2, size)
+    ring = frame.to_image(circle)
+    layers = split(crop, landmarks, _within(ring, frame, landmarks, size))
     gap = np.repeat(crop[-1:], 2, axis=0)  # keeps bilinear taps at the crop's bottom edge off the atlas
     mouth, atlas = inner_mouth(crop, landmarks, top=size + len(gap))
     strip = np.zeros((len(atlas), size, 3), np.uint8)
     strip[:, :atlas.shape[1]] = atlas
+    image = np.ascontiguousarray(np.vstack([crop, gap, strip]))
+    texture, background = _layered(image, layers.matte, layers.background)
     return Identity(
-        image=np.ascontiguousarray(np.vstack([crop, gap, strip])),
+        image=image,
+        texture=texture,
+        background=background,
         size=size,
         rest=rest,
+        heights=heights,
         head=slice(NUM_POINTS, moving),
         triangles=triangles,
         orientation=np.sign(_signed_area(topology[triangles])),
@@ -400,6 +436,54 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
         crop=box,
         notes=notes,
     )
+
+
+def _within(ring: np.ndarray, frame: FaceFrame, landmarks: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) float32 in [0, 1]: how much of each pixel may be head: all of it inside the anchor ring down
+    to the chin, then fading out below it, except down the neck, which fades out NECK_FADE face units further
+    down. The fixed anchors below the chin hold collar, shoulders and clothes still in the background, and the
+    neck bends into them."""
+    inside = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(inside, [np.round(ring).astype(np.int32)], 1)
+    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size)), axis=-1).reshape(-1, 2).astype(np.float64)
+    x, y = frame.to_face(grid).T
+    chin = frame.to_face(landmarks)[8, 1]
+    sides = 1 - _smoothstep(y, chin - 0.2, chin + 0.3)
+    neck = (1 - _smoothstep(np.abs(x), NECK[0], NECK[0] + 0.2)) * (1 - _smoothstep(y, chin + 0.2, chin + NECK_FADE))
+    allowed = np.maximum(sides, neck).reshape(size, size) * inside
+    return cv2.GaussianBlur(allowed.astype(np.float32), (0, 0), 1.0)
+
+
+def _smoothstep(x: np.ndarray, start: float, end: float) -> np.ndarray:
+    u = np.clip((x - start) / (end - start), 0.0, 1.0)
+    return u * u * (3 - 2 * u)
+
+
+def _layered(image: np.ndarray, matte: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The head layer as the warp samples it, and the background it is laid over, such that at rest the one
+    over the other gives the image back (to a grey level).
+
+    The head's colour is the image unmixed from the background behind the matte's soft edge; where unmixing
+    would need a colour out of range (the filled background is only a guess), the background takes what is left,
+    so that a soft edge the split got wrong stays where it was rather than showing as a halo. The head layer
+    holds its matte as alpha (quantized as the blend uses it); the rows below the crop (the inner mouth's atlas)
+    are all head."""
+    size = matte.shape[0]
+    alpha = np.ones(image.shape[:2], np.float32)
+    alpha[:size] = np.rint(matte * 255) / 255
+    alpha[size:size + 2] = alpha[size - 1]
+    behind = image.astype(np.float32)
+    behind[:size] = background
+    behind[size:size + 2] = behind[size - 1]
+    a = alpha[..., None]
+    unmixed = np.where(a > 0, (image - (1 - a) * behind) / np.maximum(a, UNMIX_FLOOR), image)
+    head = np.clip(np.rint(unmixed), 0, 255)
+    clipped = (np.abs(unmixed - head) > 1)[:size].any(axis=2, keepdims=True)
+    rest = (image[:size] - a[:size] * head[:size]) / np.maximum(1 - a[:size], 1e-6)
+    behind = np.where(clipped & (a[:size] < 1), np.clip(np.rint(rest), 0, 255), background)
+    behind = np.where(a[:size] > 0, behind, image[:size]).astype(np.uint8)  # no head here: the image itself
+    texture = np.dstack([head.astype(np.uint8), np.rint(alpha * 255).astype(np.uint8)])
+    return np.ascontiguousarray(texture), behind
 
 
 def _ellipse(center: tuple[float, float], radii: tuple[float, float], degrees: np.ndarray) -> np.ndarray:

@@ -1,7 +1,6 @@
 """Motion: presets are reproducible and start neutral; a driver's motion is relative to its first frame,
 blind to its size, position and roll, smoothed, and lands back on the driver when applied to the driver."""
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +18,16 @@ def test_presets_have_the_asked_length_and_start_neutral(name: str) -> None:
     assert motion.frames == 60 and motion.fps == 30.0 and motion.seconds == 2.0
     assert np.allclose(motion.pose[0], [1, 0, 0, 0], atol=1e-6)
     assert np.abs(motion.expression[0]).max() < 1e-6
-    assert np.abs(motion.expression).max() + np.abs(motion.pose[:, 1:]).max() > 1e-3  # something moves
+    assert np.abs(motion.turn[0]).max() < 1e-6
+    moves = np.abs(motion.expression).max() + np.abs(motion.pose[:, 1:]).max() + np.abs(motion.turn).max()
+    assert moves > 1e-3
 
 
 @pytest.mark.parametrize("name", ["idle", "blink", "speak", "talk"])
 def test_presets_are_reproducible_with_a_seed(name: str) -> None:
     first, again, other = preset(name, seed=7), preset(name, seed=7), preset(name, seed=8)
     assert np.array_equal(first.pose, again.pose) and np.array_equal(first.expression, again.expression)
-    assert not np.array_equal(first.expression, other.expression) or not np.array_equal(first.pose, other.pose)
+    assert not all(np.array_equal(getattr(first, part), getattr(other, part)) for part in ("expression", "turn"))
 
 
 def test_bad_preset_requests_are_refused() -> None:
@@ -97,14 +98,47 @@ def test_frames_without_a_face_hold_the_last_face() -> None:
 
 def test_pose_moves_the_whole_head_as_a_similarity() -> None:
     face = _einstein()
-    motion = preset("idle", seconds=1.0)
     pose = np.array([[1.05, 0.1, 0.1, -0.05]])
-    turned = replace(motion, pose=pose, expression=np.zeros((1, 68, 2)), gaze=None)
-    moved = turned.landmarks(face)[0]
-    matrix = turned.pose_matrices(face_frame(face))[0]
-    rigid = face @ matrix[:, :2].T + matrix[:, 2]
+    moved = Motion(25.0, pose, np.zeros((1, 68, 2))).landmarks(face)[0]
+    frame = face_frame(face)
+    ratio = 1.05 * np.exp(0.1j)
+    q = frame.to_face(face)
+    rigid = frame.to_image(np.stack([(ratio * (q[:, 0] + 1j * q[:, 1]) + (0.1 - 0.05j)).real,
+                                     (ratio * (q[:, 0] + 1j * q[:, 1]) + (0.1 - 0.05j)).imag], axis=1))
     assert np.allclose(moved[:61], rigid[:61], atol=1e-6)  # the shut mouth's inner lips are held 0.6 px apart
-    assert isinstance(turned, Motion)
+
+
+def test_nod_is_a_pitch_and_shake_a_yaw() -> None:
+    nod, shake = preset("nod", seconds=2.0), preset("shake", seconds=2.0)
+    assert np.degrees(nod.turn[:, 1]).max() > 6 and np.abs(nod.turn[:, 0]).max() == 0  # the chin dips
+    assert np.degrees(np.abs(shake.turn[:, 0])).max() > 7 and np.abs(shake.turn[:, 1]).max() == 0
+    assert np.abs(nod.expression).max() == np.abs(shake.expression).max() == 0  # the face itself does not deform
+    idle = preset("idle", seconds=6.0)
+    assert (np.degrees(np.abs(idle.turn)).max(axis=0) > 0.3).all()  # a sway in yaw and pitch, small
+    assert (np.degrees(np.abs(idle.turn)).max(axis=0) < 3).all()
+
+
+def test_a_yaw_swings_the_nose_toward_the_side_and_narrows_the_far_cheek() -> None:
+    face = _einstein()
+    still, turned = Motion(25.0, np.array([[1.0, 0, 0, 0]] * 2), np.zeros((2, 68, 2)),
+                           turn=np.radians([[0.0, 0.0], [20.0, 0.0]])).landmarks(face)
+    span = eye_span(face)
+    assert (turned[30, 0] - still[30, 0]) / span > 0.15  # the nose tip swings toward the image's right
+    assert turned[30, 0] - still[30, 0] > 3 * (turned[16, 0] - still[16, 0])  # far more than the ears
+    assert _width(turned, 30, 16) / _width(still, 30, 16) < 0.8  # the far cheek, nose to ear, narrows
+    assert _width(turned, 0, 30) / _width(still, 0, 30) > 1.2  # the near one widens
+
+
+def test_a_drivers_head_turn_is_read_as_a_turn_not_an_expression() -> None:
+    face = _einstein()
+    yaw = np.radians(np.linspace(0, 15, 40))
+    shown = Motion(25.0, np.tile([1.0, 0, 0, 0], (40, 1)), np.zeros((40, 68, 2)), turn=np.stack(
+        [yaw, np.zeros(40)], axis=1)).landmarks(face)
+    motion = from_track(Track(25.0, shown), min_cutoff=1e6)
+    assert abs(np.degrees(motion.turn[-1, 0]) - 15) < 3 and abs(np.degrees(motion.turn[-1, 1])) < 3
+    assert np.abs(motion.expression[-1]).max() < 0.03  # face units: the turn is not taken for a grimace
+    rebuilt = motion.landmarks(face)
+    assert np.linalg.norm(rebuilt - shown, axis=2).max() / eye_span(face) < 0.005
 
 
 # helpers
@@ -112,6 +146,11 @@ def test_pose_moves_the_whole_head_as_a_similarity() -> None:
 
 def _einstein() -> np.ndarray:
     return load_landmarks(DATA / "einstein_photo.landmarks.json")[0].astype(np.float64)
+
+
+def _width(shape: np.ndarray, left: int, right: int) -> float:
+    """How far apart two landmarks are across the image, px."""
+    return float(shape[right, 0] - shape[left, 0])
 
 
 def _area(outline: np.ndarray) -> np.ndarray:

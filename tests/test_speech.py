@@ -23,7 +23,7 @@ from engine import (
     speech_mouth,
     voice_mouth,
 )
-from engine.motion import _MEAN_FACE
+from engine.pose import MEAN_FACE
 from engine.speech import can_speak
 from engine.visemes import CONSONANTS, VOWELS, viseme
 from provenance import SoundReport, SoundSource, Verdict, verify
@@ -132,7 +132,7 @@ def test_the_mouth_keeps_time_with_synthesized_speech(speech) -> None:
     frames = round(speech.audio.seconds * FPS)
     mouth = speech_mouth(speech.phonemes, fps=FPS, frames=frames)
     motion = speaking(mouth)
-    face = np.array(_MEAN_FACE) * 100 + 256
+    face = MEAN_FACE[:, :2] * 12 + 256  # the mean face seen straight on, 12 px a cm
     lips = motion.landmarks(face)
     opening = lips[:, 66, 1] - lips[:, 62, 1]  # inner lips, as the warp engine will draw them
     assert np.corrcoef(opening, mouth.open)[0, 1] > 0.95
