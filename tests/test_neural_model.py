@@ -7,15 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from PIL import Image
 
 from engine import BadCheckpoint, load_landmarks
 from engine.faces import PARTS
 from engine.neural.engine import frozen
 from engine.neural.landmarks import landmark_images, rasterize
-from engine.neural.losses import PIXEL, VGG19, ContentLoss, LossWeights, hinge_d, ms_ssim
+from engine.neural.losses import PIXEL, VGG19, VGGFACE, ContentLoss, LossWeights, hinge_d, ms_ssim
 from engine.neural.model import AdaIN, Discriminator, Embedder, Generator, ModelConfig, parameter_counts
 
 DATA = Path(__file__).parent / "data"
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)  # torchvision's VGG19 input: (x - mean) / std
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 TINY = ModelConfig(size=32, base=8, max_channels=32, g_downs=2, res_blocks=1)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -121,19 +125,11 @@ def test_without_perceptual_weights_the_content_loss_is_pixels() -> None:
 
 
 def test_vgg19_weights_load_from_a_state_dict_file(tmp_path: Path) -> None:
-    widths = [w for w in VGG19.layers if w != "M"]
-    state, channels, index = {}, 3, 0
-    for width in VGG19.layers:  # torchvision's layout: features.N for conv N (ReLUs and pools hold nothing)
-        if width != "M":
-            state[f"features.{index}.weight"] = torch.randn(width, channels, 3, 3) * 0.01
-            state[f"features.{index}.bias"] = torch.zeros(width)
-            channels, index = width, index + 1
-        index += 1
-    state["classifier.0.weight"] = torch.zeros(2, 2)
+    state = _standin(VGG19)
     path = tmp_path / "vgg19.pth"
     torch.save(state, path)
     content = ContentLoss(LossWeights(), vgg19=path)
-    assert content.kind == "vgg19" and len(widths) == 13
+    assert content.kind == "vgg19-caffe" and sum(w != "M" for w in VGG19.layers) == 13
     assert torch.equal(content.networks[0].features[0].weight, state["features.0.weight"])
     a = torch.rand(1, 3, 32, 32)
     assert content(a, a).item() == 0.0 and content(a, torch.rand(1, 3, 32, 32)).item() > 0
@@ -146,9 +142,84 @@ def test_vgg19_weights_load_from_a_state_dict_file(tmp_path: Path) -> None:
         ContentLoss(LossWeights(), vgg19=path)
 
 
+def test_the_perceptual_terms_are_of_the_size_the_papers_weights_expect(portrait: Path, tmp_path: Path) -> None:
+    """The paper's weights (1.5e-1, 2.5e-2) are for Caffe input, 0-255 with the mean off; on torchvision's
+    ImageNet-normalized 0-1 input the VGG19 term is 255 x 0.226 = 58 times smaller, and feature matching
+    (x10) swamps it. Stand-ins with the real layers: a real face against a copy shifted by 2 px."""
+    weights = LossWeights()
+    torch.save(_standin(VGG19, seed=0), tmp_path / "vgg19.pth")
+    torch.save(_standin(VGGFACE, seed=1, caffe_names=True), tmp_path / "vggface.pth")
+    vgg19 = ContentLoss(weights, vgg19=tmp_path / "vgg19.pth")
+    vggface = ContentLoss(weights, vggface=tmp_path / "vggface.pth")
+    real = _square(portrait, 128)
+    fake = torch.roll(real, (2, 2), dims=(2, 3))
+    term19, term_face = vgg19(fake, real).item(), vggface(fake, real).item()
+    features = vgg19.networks[0].features
+    imagenet = sum(F.l1_loss(a, b) for a, b in zip(_taps(features, (fake - IMAGENET_MEAN) / IMAGENET_STD),
+                                                   _taps(features, (real - IMAGENET_MEAN) / IMAGENET_STD),
+                                                   strict=True)).item()
+    assert 30 < term19 / weights.vgg19 / imagenet < 120
+    assert 0.1 < term19 / term_face < 10  # weighted, the two networks count alike
+    assert 0.1 < term_face < term19 < 20  # near the adversarial terms' ~1, as the paper's weights intend
+
+
+@pytest.mark.parametrize(("spec", "reads"), [(VGG19, 2), (VGGFACE, 0)])
+def test_each_network_reads_the_channel_order_of_its_weight_file(spec, reads: int, tmp_path: Path) -> None:
+    """VGG19's file is Caffe's, whose first convolution reads BGR (its input 0 is blue); VGGFace's is a
+    MatConvNet port's, which reads RGB."""
+    state = _standin(spec, caffe_names=spec is VGGFACE)
+    first = next(iter(state))
+    state[first][:, 1:] = 0  # the first convolution sees its input channel 0 only
+    torch.save(state, tmp_path / "weights.pth")
+    content = ContentLoss(LossWeights(), **{spec.name: tmp_path / "weights.pth"})
+    real = torch.rand(1, 3, 32, 32)
+    for channel in range(3):
+        fake = real.clone()
+        fake[:, channel] = torch.rand(32, 32)
+        assert (content(fake, real).item() > 0) == (channel == reads), f"channel {channel}"
+
+
 def test_the_neural_engine_imports_neither_consent_nor_provenance() -> None:
     check = ("import sys, engine.neural, engine.neural.data, engine.neural.train, engine.neural.engine; "
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('consent', 'provenance', 'studio')))")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).parents[1])
     assert result.stdout.strip() == "[]"
+
+
+def _standin(spec, seed: int = 0, caffe_names: bool = False) -> dict[str, torch.Tensor]:
+    """A state dict of `spec`'s convolutions in their real shapes, He-normal (so activations keep their size
+    through depth, as trained ones roughly do), named as torchvision's `features.N` or a Caffe port's
+    `convB_N`; and a classifier after them, which loading skips."""
+    generator = torch.Generator().manual_seed(seed)
+    state, channels, index, block, number = {}, 3, 0, 1, 1
+    for width in spec.layers:
+        if width == "M":
+            index, block, number = index + 1, block + 1, 1
+            continue
+        name = f"conv{block}_{number}" if caffe_names else f"features.{index}"
+        state[f"{name}.weight"] = torch.randn(width, channels, 3, 3, generator=generator) * (2 / (9 * channels)) ** 0.5
+        state[f"{name}.bias"] = torch.zeros(width)
+        channels, index, number = width, index + 2, number + 1
+    state["classifier.0.weight"] = torch.zeros(2, 2)
+    return state
+
+
+def _square(path: Path, size: int) -> torch.Tensor:
+    """The photo at `path`, its middle square at `size` px: (1, 3, size, size) in [0, 1]."""
+    image = Image.open(path).convert("RGB")
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    square = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+    return torch.from_numpy(np.array(square)).permute(2, 0, 1)[None].float() / 255
+
+
+def _taps(features: torch.nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    """VGG19's compared activations for input already normalized."""
+    taps = []
+    with torch.no_grad():
+        for index, layer in enumerate(features):
+            x = layer(x)
+            if index in VGG19.taps:
+                taps.append(x)
+    return taps

@@ -2,10 +2,22 @@
 
 - Content (L_CNT): L1 distances between activations of VGG19 (relu1_1, 2_1, 3_1, 4_1, 5_1: torchvision's
   `features` layers 1, 6, 11, 20, 29) and of VGGFace (a VGG16 trained on faces: layers 1, 6, 11, 18, 25) for
-  the generated and the real frame, weighted 1e-2 and 2e-3. Neither network's weights can be downloaded
-  here, and torchvision is not a dependency: the layers are written out below, and their weights are read
-  from a file when one is configured (`SITTER_VGG19_WEIGHTS`, `SITTER_VGGFACE_WEIGHTS`: a torchvision-style
-  state dict, or any state dict holding the convolutions in order, checked by shape).
+  the generated and the real frame, weighted 1.5e-1 and 2.5e-2: the weights of the paper's final version
+  (arXiv v2; v1 had 1e-2 and 2e-3). They are sized for the original Caffe networks, which take 0-255 pixels
+  with the mean subtracted and no division by a std; both networks get that input here. (Fed ImageNet-
+  normalized 0-1 input, as torchvision's VGG19 expects, the VGG19 term is 255 x 0.226, about 58 times
+  smaller, and feature matching swamps it.) Neither network's weights can be downloaded here, and
+  torchvision is not a dependency: the layers are written out below, and their weights are read from a
+  file when one is configured (`SITTER_VGG19_WEIGHTS`, `SITTER_VGGFACE_WEIGHTS`: a state dict holding the
+  convolutions in order, checked by shape). Which file each must be, and so the channel order its first
+  convolution reads, is fixed per network (`_Vgg.bgr`):
+  - VGG19: Oxford VGG's Caffe VGG19 (Simonyan & Zisserman 2014, CC BY 4.0) as converted to PyTorch
+    unchanged, e.g. jcjohnson/pytorch-vgg's `vgg19-d01eb7cb.pth`: its first convolution reads BGR.
+    torchvision's `vgg19-dcbb9e9d.pth` loads too (same shapes) but was trained on other input: wrong here.
+  - VGGFace: Oxford VGG's VGG-Face (Parkhi et al. 2015, non-commercial research use only) as converted
+    through MatConvNet, e.g. Albanie's `vgg_face_dag.pth`: its first convolution reads RGB.
+  `ContentLoss.kind` names the networks and this input ("vgg19-caffe", "vggface"), so that a checkpoint
+  trained on VGG19's earlier 0-1 input ("vgg19") is not resumed under the new scale.
   Without either file the content loss is a pixel-space stand-in: L1 + (1 - multi-scale SSIM), weighted 10
   (~1 at the start, the size of the adversarial terms). It makes sharp-enough faces for tests and small
   runs; a checkpoint records which content loss trained it (`ContentLoss.kind`).
@@ -34,8 +46,8 @@ PIXEL = "pixel-l1-msssim"  # ContentLoss.kind without perceptual weights
 class LossWeights:
     """The paper's loss weights, and the pixel stand-in's."""
 
-    vgg19: float = 1e-2
-    vggface: float = 2e-3
+    vgg19: float = 1.5e-1  # arXiv v2's; on Caffe-scale input (see above)
+    vggface: float = 2.5e-2
     pixel: float = 10.0  # L1 + (1 - MS-SSIM) when no perceptual weights are given
     fm: float = 10.0
     match: float = 80.0
@@ -44,20 +56,25 @@ class LossWeights:
 @dataclass(frozen=True)
 class _Vgg:
     """A VGG's convolution widths ("M": 2x2 max-pooling) up to the last layer compared (VGG19 and VGG16
-    have more after it), the layers whose activations are compared, and how it expects its input
-    normalized (per-channel mean and std of an RGB image in [0, 1])."""
+    have more after it), the layers whose activations are compared, and how it expects its input:
+    normalized by a per-channel mean and std (of the R, G and B channels of an image in [0, 1]), then fed
+    to a first convolution that reads BGR (`bgr`, as Caffe's) or RGB."""
 
     name: str
+    kind: str  # its part of ContentLoss.kind: changes when its input does
     layers: tuple[int | str, ...]
     taps: tuple[int, ...]  # indices into torchvision-style `features`: conv, relu, ..., "M"
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    bgr: bool
 
 
-VGG19 = _Vgg("vgg19", (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512),
-             (1, 6, 11, 20, 29), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # ImageNet statistics
-VGGFACE = _Vgg("vggface", (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512),
-               (1, 6, 11, 18, 25), (129.186 / 255, 104.762 / 255, 93.594 / 255), (1 / 255,) * 3)  # 0-255, mean off
+_CAFFE = (1 / 255,) * 3  # a std of 1/255: 0-255 pixels, the mean off, no division
+VGG19 = _Vgg("vgg19", "vgg19-caffe",
+             (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512),
+             (1, 6, 11, 20, 29), (123.68 / 255, 116.779 / 255, 103.939 / 255), _CAFFE, bgr=True)  # ImageNet mean
+VGGFACE = _Vgg("vggface", "vggface", (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512),
+               (1, 6, 11, 18, 25), (129.186 / 255, 104.762 / 255, 93.594 / 255), _CAFFE, bgr=False)  # VGG-Face's
 
 
 class Perceptual(nn.Module):
@@ -82,6 +99,8 @@ class Perceptual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         h, taps = (x - self.mean) / self.std, []
+        if self.spec.bgr:
+            h = h.flip(1)
         for index, layer in enumerate(self.features):
             h = layer(h)
             if index in self.spec.taps:
@@ -101,7 +120,7 @@ class ContentLoss(nn.Module):
         self.networks = nn.ModuleList([Perceptual(spec, path) for spec, path, _ in given])
         self.factors = [factor for _, _, factor in given]
         self.pixel = weights.pixel
-        self.kind = "+".join(spec.name for spec, _, _ in given) or PIXEL
+        self.kind = "+".join(spec.kind for spec, _, _ in given) or PIXEL
 
     def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         if not self.networks:
