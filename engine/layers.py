@@ -8,7 +8,7 @@ The split is OpenCV's grabCut (Rother et al. 2004), seeded from the landmarks in
 
     sure head        the face inside its jaw and brows, and the crown above it (forehead, the hair on it)
     probably head    a wider ellipse over the face, forehead and hair, and the neck down from the chin
-    probably not     the rest of the square
+    probably not     the rest of the square: it is never head, whatever its colour (a wall the colour of skin)
     sure not         the square's edge, except where the neck leaves it at the bottom
 
 It runs on a copy of at most CUT_SIZE px a side (prepare stays well under a second), and its hard mask becomes a
@@ -61,7 +61,7 @@ def split(image: np.ndarray, landmarks: np.ndarray, within: np.ndarray | None = 
     seeds = _seeds(landmarks, side)
     if within is not None:
         seeds[within <= 0] = cv2.GC_BGD
-    head = _grabcut(image, seeds)
+    head = _grabcut(image, seeds) & (seeds != cv2.GC_PR_BGD)  # never past the prior: a wall the colour of skin
     matte = _feathered(head, seeds, landmarks)
     if within is not None:
         matte *= within

@@ -72,7 +72,7 @@ FOREHEAD_BROWS, FOREHEAD_RISE = (17, 19, 21, 22, 24, 26), 0.35  # forehead point
 FOREHEAD_BACK, HAIR_DEPTH, RING_DEPTH = 0.1, -0.45, PIVOT[2]
 FIXED_DEPTH = -10.0  # the anchors that never move are behind everything
 UNMIX_FLOOR = 0.05  # the head layer's colour is unmixed from the background where its matte is at least this
-NECK_FADE = 1.0  # face units below the chin where the neck has faded out of the head layer
+NECK_FADE = 0.7  # face units below the chin where the neck has faded out of the head layer
 MIN_GAP = 0.5  # px: Delaunay needs distinct points, and a closed mouth's inner lips coincide
 MOUTH_FILL_FROM = 1.0  # px: the mouth is filled once it opens this much wider than in the source
 
