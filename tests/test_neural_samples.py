@@ -93,6 +93,13 @@ def test_drawing_samples_leaves_the_training_nets_as_they_were(talking_data: Pat
     assert np.isfinite(ratio)
 
 
+def test_a_run_with_samples_trains_exactly_as_one_without(talking_data: Path, tmp_path: Path) -> None:
+    with_samples = meta_learn(talking_data, tmp_path / "with.pt", QUICK, TINY)
+    without = meta_learn(talking_data, tmp_path / "without.pt", replace(QUICK, sample_every=0), TINY)
+    assert with_samples == without and (tmp_path / "with.pt.samples").is_dir()
+    assert not (tmp_path / "without.pt.samples").exists()
+
+
 def test_identity_collapse_is_warned_of_and_distinct_faces_are_not(caplog: pytest.LogCaptureFixture) -> None:
     faces = _portraits()
     with caplog.at_level(logging.WARNING, logger="engine.neural.samples"):

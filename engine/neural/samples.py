@@ -17,6 +17,9 @@ Identity collapse, G painting one face whoever ê describes, hides in the grid's
 follows its own target's landmarks, so outputs differ by pose even when G ignores ê. The check paints every
 sampled identity's psi into the first one's landmark image instead, so that only identity is left to
 differ, and compares how much those outputs differ with how much the identities' real frames do.
+Early in a fresh run, before G has learned to tell people apart, it warns too (a 32 px model on the tests'
+three cartoon people stays near 0.01 for its first 60 steps); the warning that matters comes after the
+ratio had risen.
 """
 
 import logging
