@@ -506,6 +506,10 @@ def studio_command(ctx: click.Context, port: int, address: str, home: Path | Non
 @click.option("--lr-d", type=click.FloatRange(0, min_open=True), help="Adam, D  [default: 2e-4]")
 @click.option("--save-every", type=click.IntRange(1), help="Steps between checkpoints  [default: 1000]")
 @click.option("--log-every", type=click.IntRange(1), help="Steps between loss lines  [default: 50]")
+@click.option("--sample-every", type=click.IntRange(0),
+              help="Steps between sample grids (CKPT.samples/) and identity-collapse checks; 0: none  [default: 1000]")
+@click.option("--holdout", type=click.IntRange(0),
+              help="Identities kept out of training for the samples, when 8 or more videos remain  [default: 2]")
 @click.option("--seed", type=click.IntRange(0), help="Initial weights and episodes  [default: 0]")
 @click.option("--device", help="cuda, cuda:1, cpu  [default: CUDA when available; torchrun: each rank's GPU]")
 @click.option("--tensorboard", type=click.Path(file_okay=False), metavar="DIR",

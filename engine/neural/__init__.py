@@ -8,6 +8,7 @@ Neural Talking Head Models" (arXiv 1905.08233). One file per idea, read in this 
     checkpoint.py   the one file that resumes training or renders, and its checks
     train.py        meta-learning (and `gan_step`, which fine-tuning shares); DDP under torchrun
     engine.py       NeuralEngine: prepare (FF or FT few-shot adaptation) and render, like the warp engine
+    samples.py      seeing training work: sample grids of held-out identities (FF, FT), the identity-collapse check
 
 Importing this package imports torch; engine/ itself does not, so the CLI starts fast. Training is
 `meta_learn` (the paper's meta-learning stage; `sitter train` runs it).

@@ -90,16 +90,27 @@ def episode(clips: list[Clip], k: int, batch: int, rng: np.random.Generator) -> 
     likely to be the target as a source: sorted, the target was always the latest, so G and D saw mostly the
     end of each clip and E mostly its start."""
     videos = rng.integers(0, len(clips), batch)
-    picks = [(clips[v], rng.permutation(len(clips[v].frames))[:k + 1]) for v in videos]
-    frames = np.stack([clip.frames[i] for clip, i in picks])  # (B, K + 1, S, S, 3)
-    points = np.stack([clip.landmarks[i] for clip, i in picks])  # (B, K + 1, 68, 2)
-    size = frames.shape[2]
-    x = to_tensor(frames.reshape(-1, size, size, 3)).view(batch, k + 1, 3, size, size)
-    y = landmark_images(points, size).view(batch, k + 1, 3, size, size)
-    return Episode(x[:, :k], y[:, :k], x[:, k], y[:, k], torch.from_numpy(videos).long())
+    return _episode(clips, videos, [rng.permutation(len(clips[v].frames))[:k + 1] for v in videos])
+
+
+def fixed_episode(clips: list[Clip], k: int) -> Episode:
+    """Every clip once, with K + 1 evenly spaced frames, the last one the target. The same frames on every
+    call, so that training samples drawn at different steps (engine/neural/samples.py) can be compared."""
+    picks = [np.linspace(0, len(clip.frames) - 1, k + 1).round().astype(int) for clip in clips]
+    return _episode(clips, np.arange(len(clips)), picks)
 
 
 # helpers
+
+
+def _episode(clips: list[Clip], videos: np.ndarray, picks: list[np.ndarray]) -> Episode:
+    """The episode of frames picks[b] (K + 1 indices, the target last) of clips[videos[b]]."""
+    frames = np.stack([clips[v].frames[i] for v, i in zip(videos, picks, strict=True)])  # (B, K + 1, S, S, 3)
+    points = np.stack([clips[v].landmarks[i] for v, i in zip(videos, picks, strict=True)])  # (B, K + 1, 68, 2)
+    batch, k, size = frames.shape[0], frames.shape[1] - 1, frames.shape[2]
+    x = to_tensor(frames.reshape(-1, size, size, 3)).view(batch, k + 1, 3, size, size)
+    y = landmark_images(points, size).view(batch, k + 1, 3, size, size)
+    return Episode(x[:, :k], y[:, :k], x[:, k], y[:, k], torch.from_numpy(videos).long())
 
 
 def _clip(video: Path, size: int, cache: Path, detector: Detector | None) -> Clip:

@@ -10,7 +10,8 @@ new or resumed -> optimizers -> DDP -> the loop. A step draws an episode (the sa
 step and rank, so a resumed run draws what the uninterrupted run would have), then `meta_step`: E embeds
 the K frames, G draws the target from its landmarks with psi = P·ê, and `gan_step` updates E and G, then D.
 Fine-tuning at render time runs the same `gan_step` (engine/neural/engine.py). Rank 0 logs and, every
-`save_every` steps and at the end, writes the checkpoint.
+`save_every` steps and at the end, writes the checkpoint, and every `sample_every` steps draws samples of
+identities held out of training and checks that G still tells identities apart (engine/neural/samples.py).
 
 Guards against the failure modes of public re-implementations:
 - autograd switched off globally (face-alignment once did): the loop runs under torch.enable_grad(), and
@@ -71,6 +72,9 @@ class TrainConfig:
     # I/O
     save_every: int = 1000
     log_every: int = 50
+    sample_every: int = 1000  # steps between sample grids and identity-collapse checks (samples.py); 0: none
+    holdout: int = 2  # identities kept out of training for the samples, when enough videos remain (samples.py)
+    sample_finetune_steps: int = 10  # FT steps of each sampled identity: enough to see FT depart from FF, cheaply
     tensorboard: str | None = None  # a log folder for TensorBoard, when the tensorboard package is installed
     cache: str | None = None  # where decoded training frames are cached (default: DATA/.sitter-cache)
     vgg19_weights: str | None = None  # state dict files of the perceptual networks; neither: the pixel loss
@@ -101,6 +105,8 @@ def meta_learn(data: Path | str, out: Path | str, config: TrainConfig = TrainCon
     match it) on the same data. Raises BadVideo for unusable data, BadCheckpoint for a checkpoint that can't
     be resumed as asked, TrainingDiverged when the guards trip.
     """
+    from engine.neural import samples  # here, not above: samples fine-tune as engine.py does, which imports this
+
     out = Path(out)
     if out.exists() and not resume:
         raise BadCheckpoint("a checkpoint is already at the output path: pass resume (--resume) to continue it, "
@@ -110,13 +116,14 @@ def meta_learn(data: Path | str, out: Path | str, config: TrainConfig = TrainCon
         state = checkpoint.load(out) if resume else None
         model = _model(model, state, out)
         clips = load_clips(data, model.size, cache=config.cache)
-        data_summary = _check_data(clips, config.k, state, out)
+        training, held = samples.hold_out(clips, config.holdout)
+        data_summary = _check_data(clips, training, config.k, state, out)
         content = ContentLoss(config.weights, config.vgg19_weights, config.vggface_weights).to(device)
         if state is not None and state["content"] != content.kind:
             raise BadCheckpoint(f"the checkpoint was trained with the {state['content']} content loss, this run "
                                 f"would use {content.kind}: configure the same perceptual weights to resume it", out)
         torch.manual_seed(config.seed)  # the same initial weights in every process
-        nets = Embedder(model), Generator(model), Discriminator(model, len(clips))
+        nets = Embedder(model), Generator(model), Discriminator(model, len(training))
         if state is not None:
             for net, key in zip(nets, ("embedder", "generator", "discriminator"), strict=True):
                 checkpoint.load_weights(net, state[key], key, out)
@@ -128,12 +135,13 @@ def meta_learn(data: Path | str, out: Path | str, config: TrainConfig = TrainCon
         if world > 1:
             nets = tuple(DistributedDataParallel(net) for net in nets)
         writer = _tensorboard(config.tensorboard) if rank == 0 else None
+        shown = samples.sample_set(training, held, config.k, device) if rank == 0 and config.sample_every else None
         _log_sizes(nets, rank)
         bf16 = config.bf16 and device.type == "cuda"
         history, bad = [], 0
         with torch.enable_grad():  # whatever a library did to the global grad mode
             for step in range(start, config.steps):
-                batch = episode(clips, config.k, config.batch, np.random.default_rng([config.seed, step, rank]))
+                batch = episode(training, config.k, config.batch, np.random.default_rng([config.seed, step, rank]))
                 losses = meta_step(nets, optimizers, batch.to(device), content, config, bf16=bf16)
                 history.append(losses)
                 bad = _bad_steps(losses, bad, world, device)
@@ -144,6 +152,9 @@ def meta_learn(data: Path | str, out: Path | str, config: TrainConfig = TrainCon
                     if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
                         checkpoint.save(out, _state(nets, optimizers, step + 1, model, config, data_summary,
                                                     content.kind))
+                    if shown is not None and (step + 1) % config.sample_every == 0:
+                        samples.draw_samples(tuple(_bare(net) for net in nets), shown, content, config, step + 1,
+                                             out.with_name(out.name + ".samples"), writer)
         if writer is not None:
             writer.close()
         return history
@@ -245,13 +256,18 @@ def _model(model: ModelConfig | None, state: dict | None, path: Path) -> ModelCo
     return saved
 
 
-def _check_data(clips: list[Clip], k: int, state: dict | None, path: Path) -> dict:
-    """The data summary, after checking every video has K + 1 frames and a resumed run has its own data."""
+def _check_data(clips: list[Clip], training: list[Clip], k: int, state: dict | None, path: Path) -> dict:
+    """The summary of the `training` videos (D's columns) and how many more were held out, after checking
+    every video has K + 1 frames and a resumed run has its own data, split as before."""
     short = [len(c.frames) for c in clips if len(c.frames) < k + 1]
     if short:
         raise BadVideo(f"{len(short)} training video(s) have fewer than K + 1 = {k + 1} frames with a face "
                        f"({min(short)}); lower K or drop them")
-    data = summary(clips)
+    data = {**summary(training), "held_out": len(clips) - len(training)}
+    if state is not None and state["data"].get("held_out", 0) != data["held_out"]:
+        raise BadCheckpoint(f"the checkpoint held {state['data'].get('held_out', 0)} identities out of training, "
+                            f"this run would hold {data['held_out']} (D has one column per training video): "
+                            "resume with the same --holdout", path)
     if state is not None and state["data"]["fingerprint"] != data["fingerprint"]:
         raise BadCheckpoint(f"the checkpoint was trained on other videos ({state['data']['videos']} videos, "
                             f"fingerprint {state['data']['fingerprint']}; --data has {data['videos']}, "
