@@ -40,6 +40,7 @@ PRESETS = ("idle", "blink", "nod", "shake", "smile", "speak", "talk")  # talk = 
 MIN_FPS, MAX_FPS = 1.0, 60.0  # a driver's frame rate is its motion's, and a render's: the studio's --fps range
 MIN_FACE_SCALE = 1.0  # px: a driver's neutral face must be at least this big to measure motion against
 PIVOT = (0.0, 0.3, -0.9)  # face units (x, y, toward the camera): the head turns about the neck, behind the face
+SPEAKER_SWAY = 2.5  # how much more a speaker's head moves than a sitter's (talk, speech)
 MAX_TURN = 60 * math.pi / 180  # a turn further than this (a profile) is held there: the face would turn edge-on
 
 
@@ -148,15 +149,15 @@ def from_track(track: Track, *, gaze: np.ndarray | None = None, min_cutoff: floa
 
 def preset(name: str, *, seconds: float = 4.0, fps: float = 25.0, seed: int = 0) -> Motion:
     """A synthetic motion: idle (breathing, drift, glances), blink, nod, shake, smile, speak (mouth opening on
-    a syllable rhythm), or talk (idle + blink + speak). The same `seed` gives the same motion."""
+    a syllable rhythm), or talk (idle with a livelier head + blink + speak). The same `seed` gives the same motion."""
     if name not in PRESETS:
         raise BadMotion(f"unknown motion preset {name!r}; choose one of {', '.join(PRESETS)}")
     if not (seconds > 0 and fps > 0):
         raise BadMotion(f"a motion needs a positive length and frame rate, got {seconds} s at {fps} fps")
     t = np.arange(max(1, round(seconds * fps))) / fps
     rng = np.random.default_rng(seed)
-    parts = ("idle", "blink", "speak") if name == "talk" else (name,)
-    gaze = _glances(t, seed) if "idle" in parts else None
+    parts = ("speaker", "blink", "speak") if name == "talk" else (name,)
+    gaze = _glances(t, seed) if {"idle", "speaker"} & set(parts) else None
     return _compose([_PARTS[part](t, rng) for part in parts], fps, gaze)
 
 
@@ -165,7 +166,7 @@ def speaking(mouth: Mouth, *, seed: int = 0) -> Motion:
     blinks of `talk`, so that the face stays alive around the mouth. As long as the mouth, at its frame rate."""
     t = np.arange(mouth.frames) / mouth.fps
     rng = np.random.default_rng(seed)
-    return _compose([_idle(t, rng), _blink(t, rng), _mouth(t, mouth)], mouth.fps, _glances(t, seed))
+    return _compose([_speaker(t, rng), _blink(t, rng), _mouth(t, mouth)], mouth.fps, _glances(t, seed))
 
 
 # helpers
@@ -309,13 +310,21 @@ def _offsets(t: np.ndarray, amount: np.ndarray, moves: dict[int, tuple[float, fl
     return offsets
 
 
-def _idle(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Breathing (a slow rise and fall, ~4 s a breath) and a faint sway of the head in 3-D: yaw, pitch and roll."""
-    angles = np.stack([_drift(t, rng, 2.0 * _DEG), _drift(t, rng, 1.5 * _DEG), _drift(t, rng, 1.0 * _DEG)], axis=1)
+def _idle(t: np.ndarray, rng: np.random.Generator, sway: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Breathing (a slow rise and fall, ~4 s a breath) and a faint sway of the head in 3-D: yaw, pitch and roll
+    (up to about 2, 1.5 and 1 degrees, times `sway`)."""
+    angles = sway * np.stack([_drift(t, rng, 2.0 * _DEG), _drift(t, rng, 1.5 * _DEG), _drift(t, rng, 1.0 * _DEG)],
+                             axis=1)
     breath = 0.012 * np.sin(2 * math.pi * t / rng.uniform(3.5, 4.5) + rng.uniform(0, 2 * math.pi))
     offsets = np.zeros((len(t), NUM_POINTS, 2))
     offsets[..., 1] = breath[:, None]
     return angles * _fade(t)[:, None], offsets * _fade(t)[:, None, None]
+
+
+def _speaker(t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The idle of someone talking: the same breathing, and a head that moves more as it speaks, turning up to
+    about 5 degrees either way and nodding a few."""
+    return _idle(t, rng, sway=SPEAKER_SWAY)
 
 
 def _glances(t: np.ndarray, seed: int) -> np.ndarray:
@@ -413,4 +422,5 @@ _PRESS = {61: (0, 0.03), 62: (0, 0.035), 63: (0, 0.03), 65: (0, -0.03), 66: (0, 
           51: (0, 0.01), 57: (0, -0.01)}
 
 
-_PARTS = {"idle": _idle, "blink": _blink, "nod": _nod, "shake": _shake, "smile": _smile, "speak": _speak}
+_PARTS = {"idle": _idle, "speaker": _speaker, "blink": _blink, "nod": _nod, "shake": _shake, "smile": _smile,
+          "speak": _speak}

@@ -160,6 +160,24 @@ def test_the_output_landmarks_follow_the_motion(identities: dict, driver: Motion
     assert np.abs(targets(identity, talk)[:, :68] - talk.landmarks(identity.landmarks)).max() < 1e-9
 
 
+@pytest.mark.parametrize("portrait", PORTRAITS)
+def test_a_20_degree_yaw_moves_the_nose_tip_aside_and_narrows_the_far_cheek(engine: WarpEngine, identities: dict,
+                                                                            portrait: str) -> None:
+    identity = identities[portrait]
+    turn = np.radians([[0.0, 0.0], [20.0, 0.0]])
+    motion = Motion(25.0, np.tile([1.0, 0.0, 0.0, 0.0], (2, 1)), np.zeros((2, 68, 2)), turn=turn)
+    aimed = targets(identity, motion)[:, :68]
+    still, turned = (locate(map_x, map_y, identity.landmarks, aimed[t])
+                     for t, (map_x, map_y) in enumerate(frame_maps(identity, motion)))
+    span = eye_span(identity.landmarks)
+    assert (turned[30, 0] - still[30, 0]) / span > 0.15  # the nose tip, toward the image's right
+    assert (turned[16, 0] - turned[30, 0]) / (still[16, 0] - still[30, 0]) < 0.8  # nose to far ear: narrower
+    assert (turned[30, 0] - turned[0, 0]) / (still[30, 0] - still[0, 0]) > 1.15  # near ear to nose: wider
+    frames = list(engine.render(identity, motion))
+    face = _mask(cv2.convexHull(identity.landmarks.astype(np.float32))[:, 0])
+    assert np.abs(frames[1].astype(int) - frames[0])[face].mean() > 5  # the face visibly turns
+
+
 def test_frames_are_independent_arrays(engine: WarpEngine, identities: dict) -> None:
     frames = list(engine.render(identities["einstein_photo"], preset("nod", seconds=0.2)))
     assert not np.shares_memory(frames[0], frames[-1])
