@@ -349,7 +349,8 @@ def consent_receipt(settings: Settings, record_id: str, out: str | None) -> None
               help="Landmarks for a source image (one per --source), for faces detection misses.")
 @click.option("--engine", type=DomainChoice(lambda: _pipeline().ENGINES), default="warp", show_default=True)
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), metavar="CKPT",
-              help="The neural engine's meta-learned checkpoint (sitter train makes one).")
+              help="The neural engine's meta-learned checkpoint (sitter train makes one), or its export (sitter "
+              "export; feed-forward only).")
 @click.option("--finetune-steps", type=click.IntRange(0), default=0, show_default=True,
               help="Neural engine: fine-tune on the source images for N steps first (0: feed-forward).")
 @click.option("--seconds", type=float, default=6.0, show_default=True,
@@ -550,6 +551,31 @@ def train_command(settings: Settings, data: Path, out: Path, resume: bool, **opt
     if history and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks and writes
         last = history[-1]
         click.echo(f"wrote {out}: step {config.steps}, G loss {last['g']:.4g}, D loss {last['d']:.4g}")
+
+
+@cli.command("export")
+@click.argument("checkpoint", type=click.Path(path_type=Path, dir_okay=False), metavar="CKPT")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), metavar="MODEL",
+              help="The safetensors file to write.")
+@click.option("--dtype", type=click.Choice(["float16", "bfloat16"]), default="float16", show_default=True,
+              help="The precision the weights are stored in; rendering widens them to float32.")
+@click.option("--overwrite", is_flag=True, help="Replace a file already at --out (otherwise that is refused).")
+def export_command(checkpoint: Path, out: Path, dtype: str, overwrite: bool) -> None:
+    """Write a checkpoint's E and G alone, in half precision, as a lean model that renders (feed-forward only).
+
+    No discriminator, no per-video vectors, no optimizer state: about 105 MB at the paper's widths. Fine-tuning
+    (--finetune-steps) still needs the checkpoint.
+
+    Example:
+
+        sitter export heads.pt --out heads.safetensors
+        sitter render --engine neural --checkpoint heads.safetensors --source ada.jpg --purpose marketing \\
+            --out ada-neural.mp4
+    """
+    from engine.neural import export_model  # imports torch: only for this command
+
+    size = export_model(checkpoint, out, dtype, overwrite=overwrite)
+    click.echo(f"wrote {out}: E and G in {dtype}, {size / 1e6:.1f} MB")
 
 
 # verify and keys

@@ -53,6 +53,7 @@ from engine import (
     video_gaze,
     voice_mouth,
 )
+from engine.neural import ModelCache
 from provenance import (
     TRAINED_ALGORITHMIC_MEDIA,
     ConsentRef,
@@ -103,7 +104,7 @@ class RenderRequest:
     driver_landmarks: Path | None = None  # the driver's landmark track, instead of detecting it in the video
     landmarks: tuple[Path | None, ...] | None = None  # one JSON (or None: detect) per source
     engine: str = "warp"
-    checkpoint: Path | None = None  # the neural engine's meta-learned checkpoint (see `sitter train`)
+    checkpoint: Path | None = None  # the neural engine's checkpoint (`sitter train`) or its export (`sitter export`)
     finetune_steps: int = 0  # neural engine: 0 feed-forward; N fine-tunes on the sources for N steps first
     seconds: float = 6.0  # a preset's length; a driver runs its own length, at most this long
     fps: float = 25.0
@@ -127,6 +128,7 @@ class Studio:
     signer: StudioSigner
     work_dir: Path  # renders' private work folders (SITTER_HOME/work, 0700), swept when their render dies
     engine: WarpEngine = field(default_factory=WarpEngine)
+    models: ModelCache = field(default_factory=ModelCache)  # the neural engine's, each loaded once (no torch till then)
     vgg19_weights: Path | None = None  # perceptual weights for the neural engine's fine-tuning content loss
     vggface_weights: Path | None = None
 
@@ -273,14 +275,15 @@ def _sound_kind(request: RenderRequest) -> SoundKind | None:
 
 def _engine(studio: Studio, request: RenderRequest) -> "WarpEngine | NeuralEngine":
     """The shared warp engine when the size matches (it keeps the face detector loaded), else one for this
-    size; or a neural engine on the request's checkpoint, sharing the detector."""
+    size; or a neural engine on the request's checkpoint or export, loaded once by the studio's ModelCache, sharing
+    the detector."""
     shared, config = studio.engine, _config(request)
     if request.engine == "neural":
         from engine.neural import NeuralConfig, NeuralEngine  # imports torch: only when rendering with it
 
         weights = {"vgg19_weights": studio.vgg19_weights, "vggface_weights": studio.vggface_weights}
-        return NeuralEngine(request.checkpoint, NeuralConfig(size=request.size, finetune_steps=request.finetune_steps,
-                                                             **weights), detector=shared.detector)
+        config = NeuralConfig(size=request.size, finetune_steps=request.finetune_steps, **weights)
+        return NeuralEngine(studio.models.get(request.checkpoint), config, detector=shared.detector)
     return shared if shared.config == config else WarpEngine(config, detector=shared.detector)
 
 

@@ -59,7 +59,8 @@ class _Failure:
 
 @ray.remote(concurrency_groups={"render": 1, "control": 1}, max_restarts=-1, max_task_retries=0)
 class RenderWorker:
-    """One GPU's (or CPU's) renderer: its Studio stays open, with the engine's detector or model loaded.
+    """One GPU's (or CPU's) renderer: its Studio stays open, with the engine's detector loaded and each neural model
+    loaded once (Studio.models: one per model file and device, loaded again when the file is replaced).
 
     A render is never retried (see the module docstring); the quick control calls are, so that they wait out a
     restart instead of failing."""

@@ -7,16 +7,22 @@ Neural Talking Head Models" (arXiv 1905.08233). One file per idea, read in this 
     data.py         training videos and their landmark tracks, cut, cached, and drawn as episodes
     checkpoint.py   the one file that resumes training or renders, and its checks
     train.py        meta-learning (and `gan_step`, which fine-tuning shares); DDP under torchrun
+    export.py       the lean model for rendering: E and G in half precision, as safetensors (`sitter export`)
     engine.py       NeuralEngine: prepare (FF or FT few-shot adaptation) and render, like the warp engine
+    cache.py        ModelCache: a studio's (or render worker's) models, loaded once per file and device
     samples.py      seeing training work: sample grids of held-out identities (FF, FT), the identity-collapse check
 
-Importing this package imports torch; engine/ itself does not, so the CLI starts fast. Training is
+Each name here is imported when first used (sitter.lazy), and all but ModelCache import torch: engine/ itself does
+not, so the CLI starts fast, and a Studio holds a ModelCache without loading torch until a neural render. Training is
 `meta_learn` (the paper's meta-learning stage; `sitter train` runs it).
 """
 
-from engine.neural.engine import NeuralConfig, NeuralEngine, NeuralIdentity
-from engine.neural.model import ModelConfig, parameter_counts
-from engine.neural.train import TrainConfig, meta_learn
+from sitter.lazy import exports
 
-__all__ = ["ModelConfig", "NeuralConfig", "NeuralEngine", "NeuralIdentity", "TrainConfig", "meta_learn",
-           "parameter_counts"]
+__all__, __getattr__, __dir__ = exports(__name__, {
+    "engine.neural.cache": ("ModelCache",),
+    "engine.neural.engine": ("NeuralConfig", "NeuralEngine", "NeuralIdentity", "NeuralModel", "load_model"),
+    "engine.neural.export": ("export_model",),
+    "engine.neural.model": ("ModelConfig", "parameter_counts"),
+    "engine.neural.train": ("TrainConfig", "meta_learn"),
+})

@@ -75,7 +75,7 @@ def model_config(state: dict, path: Path | str | None = None) -> ModelConfig:
         raise BadCheckpoint(f"checkpoint's model has settings this Sitter does not know: {', '.join(unknown)}", path)
     try:
         return ModelConfig(**state["model"])
-    except ValueError as err:
+    except (TypeError, ValueError) as err:  # TypeError: a setting of the wrong type, a string for a number
         raise BadCheckpoint(f"checkpoint's model settings are invalid ({err})", path) from None
 
 
@@ -88,15 +88,17 @@ def networks(state: dict, path: Path | str | None = None) -> tuple[Embedder, Gen
     return nets
 
 
-def load_weights(net: nn.Module, weights: dict, name: str, path: Path | str | None = None) -> None:
-    """Load a state dict strictly; BadCheckpoint counting the tensors that do not fit and naming the first."""
+def load_weights(net: nn.Module, weights: dict, name: str, path: Path | str | None = None, *,
+                 kind: str = "checkpoint") -> None:
+    """Load a state dict strictly; BadCheckpoint counting the tensors that do not fit and naming the first.
+    `kind` is what the weights came from ("checkpoint", "export"), for the message."""
     expected = net.state_dict()
     misfits = [f"{key}: {tuple(weights[key].shape)} in the file, {tuple(tensor.shape)} in the model"
                if key in weights else f"{key}: missing" for key, tensor in expected.items()
                if key not in weights or weights[key].shape != tensor.shape]
     misfits += [f"{key}: unexpected" for key in weights if key not in expected]
     if misfits:
-        raise BadCheckpoint(f"the checkpoint's {name} weights do not fit its model settings ({len(misfits)} "
+        raise BadCheckpoint(f"the {kind}'s {name} weights do not fit its model settings ({len(misfits)} "
                             f"tensors, first {misfits[0]}); it is damaged or was edited", path)
     net.load_state_dict(weights)
 

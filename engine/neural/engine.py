@@ -13,6 +13,11 @@ Then, few-shot adaptation, one of:
 `render` turns the motion into target landmarks for the first source's face with `Motion.landmarks`, as
 the warp engine does (the same relative transfer: the driver's change, scaled to this face), draws their
 landmark images, and has G paint them, `batch` frames at a time, upscaled to the output size.
+
+The networks come from a checkpoint or from its lean export (engine/neural/export.py: E and G only, so FF only),
+loaded by `load_model` into a NeuralModel that many engines, and threads, share: nothing here changes it (E and the
+painter run in eval mode without gradients; FT trains copies). A ModelCache (engine/neural/cache.py) keeps one per
+file and device, so that a studio loads a model once, not once per render.
 """
 
 import copy
@@ -28,15 +33,18 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from engine.crop import GivenLandmarks, Source, crop_square, find_face, paired, square, to_crop_coordinates
+from engine.errors import BadCheckpoint
 from engine.faces import MIN_EYE_SPAN, Detector
 from engine.motion import Motion
-from engine.neural import checkpoint
+from engine.neural import checkpoint, export
 from engine.neural.landmarks import landmark_images, to_tensor
 from engine.neural.losses import PIXEL, ContentLoss
-from engine.neural.model import Discriminator, Generator
+from engine.neural.model import Discriminator, Embedder, Generator, ModelConfig
 from engine.neural.train import TrainConfig, adam, gan_step
 
 logger = logging.getLogger(__name__)
+FT_NEEDS_CHECKPOINT = ("fine-tuning trains a copy of the discriminator, which an export leaves out: fine-tune with the "
+                       "checkpoint it was exported from, or render feed-forward (0 fine-tuning steps)")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,21 @@ class NeuralConfig:
     min_eye_span: float = MIN_EYE_SPAN  # px in a source; a smaller face comes out soft (see choose_face)
     vgg19_weights: Path | str | None = None  # perceptual weights for FT's content loss; neither: the pixel loss
     vggface_weights: Path | str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class NeuralModel:
+    """The networks rendering needs, loaded once (`load_model`) and shared by every engine made on them."""
+
+    path: Path  # the checkpoint or export, as given: errors about it name it
+    device: torch.device
+    model: ModelConfig
+    trained_with: str  # the content loss that trained it
+    embedder: Embedder  # eval mode
+    generator: Generator  # eval mode; what FT copies
+    painter: Generator  # a frozen copy of G: what FF paints with
+    discriminator: Discriminator | None  # None from an export, which renders FF only
+    training: TrainConfig | None  # meta-learning's settings, which FT reuses; None from an export
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,22 +106,25 @@ class NeuralEngine:
         identity = engine.prepare(["ada-1.jpg", "ada-2.jpg"], ["ada-1.landmarks.json", "ada-2.landmarks.json"])
         frames = list(engine.render(identity, preset("talk", seconds=4)))
 
-    The checkpoint is read once, here (BadCheckpoint if it can't be used). Faces without landmarks are
-    found by `detector`, shared with other engines as the warp engine's is.
+    `weights` is a checkpoint or an export (a path: read here, BadCheckpoint if it can't be used), or a model
+    loaded already (`load_model`, a ModelCache), which then renders on its own device. An export can't fine-tune
+    (BadCheckpoint). Faces without landmarks are found by `detector`, shared with other engines as the warp
+    engine's is.
     """
 
-    def __init__(self, checkpoint_path: Path | str, config: NeuralConfig | None = None, *,
+    def __init__(self, weights: Path | str | NeuralModel, config: NeuralConfig | None = None, *,
                  detector: Detector | None = None) -> None:
         self.config = config or NeuralConfig()
         self.detector = detector or Detector()
-        self.device = torch.device(self.config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        state = checkpoint.load(checkpoint_path)
-        self.model = checkpoint.model_config(state, checkpoint_path)
-        self.training = TrainConfig.from_dict(state["train"], checkpoint_path)
-        self.trained_with = state["content"]
-        nets = checkpoint.networks(state, checkpoint_path)
-        self.embedder, self.generator, self.discriminator = (net.to(self.device).eval() for net in nets)
-        self.painter = frozen(self.generator)  # what feed-forward renders paint with
+        loaded = weights if isinstance(weights, NeuralModel) else load_model(weights, self.config.device)
+        assert self.config.device is None or torch.device(self.config.device) == loaded.device, \
+            f"the model is loaded on {loaded.device}, the config asks for {self.config.device}"
+        if self.config.finetune_steps and loaded.discriminator is None:
+            raise BadCheckpoint(FT_NEEDS_CHECKPOINT, loaded.path)
+        self.device, self.model, self.training, self.trained_with = (loaded.device, loaded.model, loaded.training,
+                                                                     loaded.trained_with)
+        self.embedder, self.generator, self.discriminator = loaded.embedder, loaded.generator, loaded.discriminator
+        self.painter = loaded.painter
 
     def prepare(self, sources: Sequence[Source], landmarks: Sequence[GivenLandmarks] | None = None) -> NeuralIdentity:
         """Embed the faces of all source images and adapt to them (FF or FT, per `finetune_steps`).
@@ -152,6 +178,28 @@ class NeuralEngine:
             return [f"fine-tuning with the pixel content loss: the checkpoint was trained with {self.trained_with}, "
                     "whose weights are not configured here"]
         return []
+
+
+def load_model(path: Path | str, device: str | torch.device | None = None) -> NeuralModel:
+    """The checkpoint or export at `path`, told apart by its content, as float32 networks in eval mode on `device`
+    (default: CUDA when available, else the CPU). Raises BadCheckpoint.
+
+    An export's half-precision weights are widened to float32: it then renders as its checkpoint does, to within
+    rounding."""
+    path = Path(path)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if export.is_export(path):
+        saved = export.load(path)
+        config, trained_with, training = saved.model, saved.content, None
+        nets = saved.embedder, saved.generator, None
+    else:
+        state = checkpoint.load(path)
+        config, trained_with = checkpoint.model_config(state, path), state["content"]
+        training = TrainConfig.from_dict(state["train"], path)
+        nets = checkpoint.networks(state, path)
+    embedder, generator, discriminator = (None if net is None else net.to(device).eval() for net in nets)
+    return NeuralModel(path, device, config, trained_with, embedder, generator, frozen(generator), discriminator,
+                       training)
 
 
 def frozen(generator: Generator) -> Generator:
