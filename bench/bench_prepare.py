@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from results import machine, write_section
 
-from engine.neural import PrepareConfig, prepare
+from engine.neural import PrepareConfig, prepare_data
 from engine.neural.data import episode, open_clips
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "talking"
@@ -42,7 +42,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "prepared"
         start = time.perf_counter()
-        summary = prepare(args.fixtures, out, PrepareConfig(frames=args.frames, size=args.size,
+        summary = prepare_data(args.fixtures, out, PrepareConfig(frames=args.frames, size=args.size,
                                                             workers=args.workers, quality=args.quality))
         seconds = time.perf_counter() - start
         read = _read_speed(out, args.size, args.episodes)

@@ -578,10 +578,10 @@ def prepare_data_command(src: Path, out: Path, **options: object) -> None:
         sitter prepare-data vox2/dev/mp4 --out vox2-256 --workers 8
         sitter train --data vox2-256 --out heads.pt
     """
-    from engine.neural import PrepareConfig, prepare  # imports torch: only for this command
+    from engine.neural import PrepareConfig, prepare_data  # imports torch: only for this command
 
     with _progress_bar("preparing") as progress:
-        summary = prepare(src, out, PrepareConfig(**options), on_progress=progress)
+        summary = prepare_data(src, out, PrepareConfig(**options), on_progress=progress)
     click.echo(f"wrote {out}: {summary.line()}")
 
 

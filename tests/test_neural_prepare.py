@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.neural import ModelConfig, PrepareConfig, TrainConfig, checkpoint, meta_learn, prepare
+from engine.neural import ModelConfig, PrepareConfig, TrainConfig, checkpoint, meta_learn, prepare_data
 from engine.neural.data import Episodes, open_clips
 from engine.neural.prepare import find_videos
 from engine.neural.shards import INDEX, Shards
@@ -73,10 +73,13 @@ def test_a_killed_run_resumes_without_storing_a_video_twice(tmp_path: Path) -> N
     assert [len(c.frames) for c in open_clips(out, 32)] == [8, 8, 8]
 
 
-def test_the_reader_keeps_a_few_files_open_however_many_shards(tmp_path: Path) -> None:
+def test_parallel_shards_are_read_with_a_few_files_open(tmp_path: Path) -> None:
     out = tmp_path / "prepared"
-    prepare(_flat(tmp_path / "src", CLIPS), out, PrepareConfig(frames=4, size=32, shard_mb=0.001))
-    assert len(json.loads((out / INDEX).read_text())["shards"]) == 3
+    summary = prepare_data(_flat(tmp_path / "src", CLIPS), out, PrepareConfig(frames=4, size=32, shard_mb=0.001,
+                                                                              workers=2))
+    shards = sorted(json.loads((out / INDEX).read_text())["shards"])  # each worker its own: run 1, workers 0, 1
+    assert summary.videos == 3 and shards == ["shard-01-00-000000.tar", "shard-01-00-000001.tar",
+                                              "shard-01-01-000000.tar"]
     shards = Shards(out, max_open=2)
     before = len(os.listdir("/proc/self/fd"))
     for round_ in range(3):
@@ -101,9 +104,32 @@ def test_a_flat_folder_and_voxceleb2s_tree_both_work(tmp_path: Path) -> None:
                          ("id00002/vidB/00001", CLIPS[2])):
         _link(TALKING / clip, tree / target)
     assert [len(v) for v in find_videos(tree)] == [2, 1]  # the clips of a folder are one video
-    summary = prepare(tree, tmp_path / "prepared", PrepareConfig(frames=4, size=32))
+    summary = prepare_data(tree, tmp_path / "prepared", PrepareConfig(frames=4, size=32))
     assert (summary.videos, summary.frames, summary.missed) == (2, 12, 0)
     assert sorted(len(c.frames) for c in open_clips(tmp_path / "prepared", 32)) == [4, 8]
+
+
+def test_a_clip_without_a_track_is_detected_in_batches_and_misses_counted(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The face-alignment path, with a stand-in for its networks (no weights here): each batch holds frames of
+    one clip, and a frame with no face found is counted, not stored."""
+    from engine import read_track
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "clip.mp4").symlink_to(TALKING / "clip_02.mp4")  # no track beside it
+    face = read_track(TALKING / "clip_02.landmarks.json").points[0]
+    batches = []
+
+    class StandIn:
+        def detect_batch(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
+            batches.append(len(images))
+            assert len({image.shape for image in images}) == 1
+            return [[] if (len(batches) == 1 and i == 0) else [face] for i in range(len(images))]
+
+    monkeypatch.setattr("engine.neural.prepare.Detector", StandIn)
+    summary = prepare_data(src, tmp_path / "prepared", PrepareConfig(frames=20, size=32))
+    assert batches == [8, 8, 4] and (summary.frames, summary.missed) == (19, 1)
 
 
 def test_bad_input_is_one_line_and_exit_2(sitter, tmp_path: Path) -> None:

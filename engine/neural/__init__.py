@@ -18,8 +18,8 @@ Importing this package imports torch; engine/ itself does not, so the CLI starts
 
 from engine.neural.engine import NeuralConfig, NeuralEngine, NeuralIdentity
 from engine.neural.model import ModelConfig, parameter_counts
-from engine.neural.prepare import PrepareConfig, PrepareSummary, prepare
+from engine.neural.prepare import PrepareConfig, PrepareSummary, prepare_data
 from engine.neural.train import TrainConfig, meta_learn
 
 __all__ = ["ModelConfig", "NeuralConfig", "NeuralEngine", "NeuralIdentity", "PrepareConfig", "PrepareSummary",
-           "TrainConfig", "meta_learn", "parameter_counts", "prepare"]
+           "TrainConfig", "meta_learn", "parameter_counts", "prepare_data"]

@@ -24,7 +24,7 @@ import torch
 
 from engine.errors import BadVideo
 from engine.neural.landmarks import landmark_images, to_tensor
-from engine.neural.prepare import PrepareConfig, find_videos, prepare, video_key
+from engine.neural.prepare import PrepareConfig, find_videos, prepare_data, video_key
 from engine.neural.shards import Shards, is_prepared
 
 
@@ -73,7 +73,7 @@ def prepared(folder: Path | str, size: int, cache: Path | str | None = None, *,
     videos = find_videos(folder)
     out = (Path(cache) if cache else folder / ".sitter-cache") / f"{size}px"
     if build:
-        prepare(folder, out, PrepareConfig(size=size))
+        prepare_data(folder, out, PrepareConfig(size=size))
     return out, size, {video_key(folder, clips) for clips in videos}
 
 

@@ -98,7 +98,7 @@ def video_key(src: Path, clips: list[Path]) -> str:
     return digest.hexdigest()[:20]
 
 
-def prepare(src: Path | str, out: Path | str, config: PrepareConfig = PrepareConfig(), *,
+def prepare_data(src: Path | str, out: Path | str, config: PrepareConfig = PrepareConfig(), *,
             on_progress: Progress | None = None) -> PrepareSummary:
     """Prepare the videos under `src` into `out` (made, or resumed when it holds an earlier run's index).
 
