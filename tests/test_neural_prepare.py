@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from engine.neural import ModelConfig, PrepareConfig, TrainConfig, checkpoint, meta_learn, prepare_data
-from engine.neural.data import Episodes, open_clips
+from engine.neural.data import Episodes, load_clips, open_clips
 from engine.neural.prepare import find_videos
 from engine.neural.shards import INDEX, Shards
 
@@ -107,6 +107,9 @@ def test_a_flat_folder_and_voxceleb2s_tree_both_work(tmp_path: Path) -> None:
     summary = prepare_data(tree, tmp_path / "prepared", PrepareConfig(frames=4, size=32))
     assert (summary.videos, summary.frames, summary.missed) == (2, 12, 0)
     assert sorted(len(c.frames) for c in open_clips(tmp_path / "prepared", 32)) == [4, 8]
+    # trained on as it is, the tree is prepared into its cache, and read in path order (--holdout: the last)
+    assert [len(c.frames) for c in load_clips(tree, 32)] == [64, 32]
+    assert (tree / ".sitter-cache" / "32px" / INDEX).is_file()
 
 
 def test_a_clip_without_a_track_is_detected_in_batches_and_misses_counted(tmp_path: Path,

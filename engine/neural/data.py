@@ -61,8 +61,9 @@ def load_clips(folder: Path | str, size: int, *, cache: Path | str | None = None
 
 
 def prepared(folder: Path | str, size: int, cache: Path | str | None = None, *,
-             build: bool = True) -> tuple[Path, int, set[str] | None]:
-    """(where the prepared data is, the size to read it at, the keys of the videos to read: None for all).
+             build: bool = True) -> tuple[Path, int, list[str] | None]:
+    """(where the prepared data is, the size to read it at, the keys of the videos to read, in the order of
+    their paths, which makes `--holdout` the last videos by name; None: all, in key order).
 
     Prepared data is itself; a folder of videos is prepared into CACHE/PX (default DATA/.sitter-cache/PX),
     resuming what an earlier run left, unless `build` is off (another process builds it: under torchrun,
@@ -74,11 +75,11 @@ def prepared(folder: Path | str, size: int, cache: Path | str | None = None, *,
     out = (Path(cache) if cache else folder / ".sitter-cache") / f"{size}px"
     if build:
         prepare_data(folder, out, PrepareConfig(size=size))
-    return out, size, {video_key(folder, clips) for clips in videos}
+    return out, size, [video_key(folder, clips) for clips in videos]
 
 
-def open_clips(folder: Path, size: int, keys: set[str] | None = None) -> list[Clip]:
-    """The videos of prepared data (those of `keys`), in key order, frames read on demand at `size` px."""
+def open_clips(folder: Path, size: int, keys: list[str] | None = None) -> list[Clip]:
+    """The videos of prepared data (those of `keys`, in their order), frames read on demand at `size` px."""
     shards = Shards(folder, size, keys=keys)
     if not shards.videos:
         raise BadVideo("no prepared training videos in the data folder", folder)

@@ -15,13 +15,15 @@ the parent process record its videos in index.json (also renamed into place). A 
 leaves committed shards and an index that names only them; the next run deletes whatever the index does
 not name, skips the videos it lists, and gives its own shards new names (the run number is in them), so
 no video is ever stored twice. Workers (processes) each take every W-th remaining video and write their own
-shards; a worker whose parent died stops. An exclusive lock on DIR/.lock keeps a second run out.
+shards; a worker whose parent died exits. An exclusive lock on DIR/.lock (which forked workers hold too)
+keeps a second run out.
 """
 
 import fcntl
 import hashlib
 import multiprocessing
 import os
+import queue as queues
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,8 +117,7 @@ def prepare_data(src: Path | str, out: Path | str, config: PrepareConfig = Prepa
         before = len(index["videos"])
         run = _Run(out, index, len(videos), len(videos) - len(jobs), on_progress)
         if config.workers <= 1 or len(jobs) <= 1:
-            parent = os.getppid()
-            _work(jobs, out, f"shard-{index['runs']:02d}-00", config, run.handle, lambda: os.getppid() != parent)
+            _work(jobs, out, f"shard-{index['runs']:02d}-00", config, run.handle, lambda: False)
         else:
             _parallel(jobs, out, index["runs"], config, run)
         run.raise_error()
@@ -207,8 +208,10 @@ def _parallel(jobs: list, out: Path, run_number: int, config: PrepareConfig, run
     context = multiprocessing.get_context("fork")  # inherits the lock; nothing here has started CUDA or threads
     queue, stop, parent = context.Queue(), context.Event(), os.getpid()
 
-    def stopping() -> bool:  # in a worker: the parent saw an error, or died
-        return stop.is_set() or os.getppid() != parent
+    def stopping() -> bool:  # in a worker: whether the parent saw an error; orphaned, it exits at once
+        if os.getppid() != parent:
+            os._exit(1)  # nobody can record its work now: the next run redoes it (and deletes its files)
+        return stop.is_set()
 
     workers = [context.Process(target=_work, args=(jobs[w::config.workers], out, f"shard-{run_number:02d}-{w:02d}",
                                                    config, queue.put, stopping), daemon=True)
@@ -220,7 +223,7 @@ def _parallel(jobs: list, out: Path, run_number: int, config: PrepareConfig, run
         while ended < len(workers):
             try:
                 message = queue.get(timeout=5)
-            except Exception:  # queue.Empty: see whether a worker died without saying so
+            except queues.Empty:  # see whether a worker died without saying so
                 if all(not w.is_alive() for w in workers):
                     break
                 continue
@@ -240,8 +243,7 @@ def _parallel(jobs: list, out: Path, run_number: int, config: PrepareConfig, run
 def _work(jobs: list, out: Path, prefix: str, config: PrepareConfig, emit: Callable[[tuple], None],
           stopping: Callable[[], bool]) -> None:
     """Prepare `jobs` ((number, key, clips) each) into shards PREFIX-NNNNNN.tar, emitting each committed
-    shard, each video and the first error; at an error or when `stopping`, commit what is done and stop
-    (a shard an orphaned worker commits is never recorded: the next run deletes it)."""
+    shard, each video and the first error; at an error or when `stopping`, commit what is done and stop."""
     writer = ShardWriter(out, prefix, int(config.shard_mb * 1e6))
     detector: list[Detector] = []  # made on the first clip without a landmarks file
     try:

@@ -107,7 +107,7 @@ class ShardWriter:
 class Shards:
     """The videos of prepared data, read on demand: frames decoded (and shrunk to `size`) only when drawn."""
 
-    def __init__(self, folder: Path | str, size: int | None = None, *, keys: set[str] | None = None,
+    def __init__(self, folder: Path | str, size: int | None = None, *, keys: list[str] | None = None,
                  max_open: int = MAX_OPEN) -> None:
         self.folder = Path(folder)
         index = read_index(self.folder)
@@ -116,7 +116,8 @@ class Shards:
         if self.size > self.stored:
             raise BadVideo(f"the data was prepared at {self.stored} px, the model is {self.size} px: prepare it "
                            f"again with --size {self.size}", self.folder)
-        self.videos = [v for v in index["videos"] if keys is None or v["key"] in keys]
+        by_key = {v["key"]: v for v in index["videos"]}
+        self.videos = index["videos"] if keys is None else [by_key[key] for key in keys if key in by_key]
         self.max_open = max_open
         self._files: OrderedDict[str, int] = OrderedDict()
         self._pid = os.getpid()
