@@ -575,6 +575,7 @@ def prepare_data_command(src: Path, out: Path, **options: object) -> None:
 
     Example:
 
+    \b
         sitter prepare-data vox2/dev/mp4 --out vox2-256 --workers 8
         sitter train --data vox2-256 --out heads.pt
     """

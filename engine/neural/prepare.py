@@ -156,7 +156,7 @@ class _Run:
         if self.error is not None:
             message, number = self.error
             raise BadVideo(f"{message} (video {number + 1} of {self.total} in path order): remove it, or pass "
-                           "--skip-bad to skip unreadable videos; the videos before it are kept", self.out)
+                           "--skip-bad to skip unreadable videos; the videos done are kept", self.out)
 
     def _progress(self) -> None:
         if self.on_progress is not None:

@@ -131,7 +131,11 @@ class Shards:
         images = []
         for i in np.atleast_1d(picks):
             data = self._read(self.videos[video]["shard"], *meta["jpg"][int(i)])
-            image = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            if decoded is None:
+                raise BadVideo("a prepared shard holds a frame that is not a JPEG: prepare the data again",
+                               self.folder / self.videos[video]["shard"])
+            image = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
             images.append(image if self.size == self.stored else
                           cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA))
         return np.stack(images)
