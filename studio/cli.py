@@ -490,8 +490,8 @@ def studio_command(ctx: click.Context, port: int, address: str, home: Path | Non
 
 @cli.command("train")
 @click.option("--data", required=True, type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
-              help="A folder of talking-face videos, one person each, each with NAME.landmarks.json (without one, "
-              "its faces are detected once and cached).")
+              help="Data from sitter prepare-data, or a folder of talking-face videos, one person each, each "
+              "with NAME.landmarks.json (without one, its faces are detected), prepared into --cache first.")
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), metavar="CKPT",
               help="The checkpoint to write (every --save-every steps and at the end).")
 @click.option("--resume", is_flag=True, help="Continue the checkpoint at --out, same model and data, up to --steps.")
@@ -516,7 +516,9 @@ def studio_command(ctx: click.Context, port: int, address: str, home: Path | Non
 @click.option("--tensorboard", type=click.Path(file_okay=False), metavar="DIR",
               help="Also log the losses for TensorBoard here (needs the tensorboard package).")
 @click.option("--cache", type=click.Path(file_okay=False), metavar="DIR",
-              help="Where decoded training frames are kept  [default: DATA/.sitter-cache]")
+              help="Where a folder of videos is prepared  [default: DATA/.sitter-cache]")
+@click.option("--loader-workers", type=click.IntRange(0),
+              help="DataLoader processes decoding episodes; 0: the training process  [default: 2]")
 @click.pass_obj
 def train_command(settings: Settings, data: Path, out: Path, resume: bool, **options: object) -> None:
     """Meta-learn the neural engine (Zakharov et al. 2019) on talking-face videos; resumable; DDP under torchrun.
@@ -576,6 +578,38 @@ def export_command(checkpoint: Path, out: Path, dtype: str, overwrite: bool) -> 
 
     size = export_model(checkpoint, out, dtype, overwrite=overwrite)
     click.echo(f"wrote {out}: E and G in {dtype}, {size / 1e6:.1f} MB")
+
+
+@cli.command("prepare-data")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Where the shards and their index go; a folder an earlier run left is resumed.")
+@click.option("--frames", type=click.IntRange(2), default=32, show_default=True, help="Frames kept per clip.")
+@click.option("--size", type=click.IntRange(16), default=256, show_default=True,
+              help="px of the square face crops: the largest model size the data can train.")
+@click.option("--shard-mb", type=click.FloatRange(0, min_open=True), default=1024, show_default=True,
+              help="A shard is closed and committed once it passes this size.")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Processes.")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG quality.")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable videos (and count them) instead of stopping.")
+def prepare_data_command(src: Path, out: Path, **options: object) -> None:
+    """Prepare talking-face videos for `sitter train`: N frames per clip, JPEG, with landmarks, in tar shards.
+
+    SRC is a flat folder of videos, or a tree like VoxCeleb2's ID/VIDEO/CLIP.mp4 (the clips of a folder are
+    one video). Landmarks come from NAME.landmarks.json beside a clip, else from face-alignment (on the GPU
+    when there is one). Killed, it resumes where it stopped, with no video stored twice.
+
+    Example:
+
+    \b
+        sitter prepare-data vox2/dev/mp4 --out vox2-256 --workers 8
+        sitter train --data vox2-256 --out heads.pt
+    """
+    from engine.neural import PrepareConfig, prepare_data  # imports torch: only for this command
+
+    with _progress_bar("preparing") as progress:
+        summary = prepare_data(src, out, PrepareConfig(**options), on_progress=progress)
+    click.echo(f"wrote {out}: {summary.line()}")
 
 
 # verify and keys

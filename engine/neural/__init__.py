@@ -4,7 +4,9 @@ Neural Talking Head Models" (arXiv 1905.08233). One file per idea, read in this 
     landmarks.py    landmark images: the 68 points drawn as coloured polylines, what G is conditioned on
     model.py        the networks: embedder E, generator G (AdaIN driven by P·ê), projection discriminator D
     losses.py       content (VGG19 / VGGFace, or a pixel stand-in), hinge, feature matching, embedding match
-    data.py         training videos and their landmark tracks, cut, cached, and drawn as episodes
+    prepare.py      `sitter prepare-data`: videos to JPEG frames and landmarks in tar shards, resumable, parallel
+    shards.py       the shards and their index: writing, and reading with few files open
+    data.py         training videos from the shards, drawn as episodes (in DataLoader workers)
     checkpoint.py   the one file that resumes training or renders, and its checks
     train.py        meta-learning (and `gan_step`, which fine-tuning shares); DDP under torchrun
     export.py       the lean model for rendering: E and G in half precision, as safetensors (`sitter export`)
@@ -24,5 +26,6 @@ __all__, __getattr__, __dir__ = exports(__name__, {
     "engine.neural.engine": ("NeuralConfig", "NeuralEngine", "NeuralIdentity", "NeuralModel", "load_model"),
     "engine.neural.export": ("export_model",),
     "engine.neural.model": ("ModelConfig", "parameter_counts"),
+    "engine.neural.prepare": ("PrepareConfig", "PrepareSummary", "prepare_data"),
     "engine.neural.train": ("TrainConfig", "meta_learn"),
 })

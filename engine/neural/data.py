@@ -1,46 +1,39 @@
-"""Training data for meta-learning: a folder of talking-face videos, one person each, with landmark tracks.
+"""Training data for meta-learning: talking-face videos, one person each, with landmark tracks, read from
+prepared shards (engine/neural/shards.py, written by engine/neural/prepare.py: `sitter prepare-data`).
 
-    DIR/NAME.mp4                (or .mov, .mkv, .avi, .webm)
+    DIR/index.json ...          prepared data: read as it is
+    DIR/NAME.mp4                (or .mov, .mkv, .avi, .webm; or DIR/ID/VIDEO/CLIP.mp4, VoxCeleb2's layout)
     DIR/NAME.landmarks.json     its track, in the fixtures' video format (see engine/faces.py); without one,
-                                the faces are detected once with face-alignment and the track is cached
+                                the faces are detected with face-alignment
 
-Each video is decoded once: every frame with a face is cut to the square around the video's median face
-(one square per video, as a render keeps the source's square while the head moves in it; see
-engine/crop.py), at the model's size, and cached as .npy arrays under DIR/.sitter-cache/ (or `cache`), which
-later runs memory-map instead of decoding again.
+A folder of videos is prepared once into DIR/.sitter-cache/PX/ (or `cache`), which later runs continue or
+read. Either way a video's frames are JPEG in a shard, decoded only when an episode draws them, and the
+shards are opened a few at a time: memory and open files stay bounded however many videos there are.
 
 An episode (sec. 3.2 of the paper) is, for each of B videos drawn at random, K of its frames and their
 landmark images (for E) and one more frame and its landmark image (the target, for G and D).
 """
 
 import hashlib
-import json
-import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
-from engine.crop import crop_square, square, to_crop_coordinates
 from engine.errors import BadVideo
-from engine.faces import NUM_POINTS, Detector, Track, read_track, track_video
 from engine.neural.landmarks import landmark_images, to_tensor
-
-logger = logging.getLogger(__name__)
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
+from engine.neural.prepare import PrepareConfig, find_videos, prepare_data, video_key
+from engine.neural.shards import Shards, is_prepared
 
 
 @dataclass(frozen=True, eq=False)
 class Clip:
     """One training video, ready: its frames with a face, cut to its square at the model's size."""
 
-    frames: np.ndarray  # (T, S, S, 3) uint8 RGB (memory-mapped from the cache)
-    landmarks: np.ndarray  # (T, 68, 2) float32, px of those crops
+    frames: "np.ndarray | StoredFrames"  # (T, S, S, 3) uint8 RGB: an array, or read from shards when indexed
+    landmarks: "np.ndarray | StoredLandmarks"  # (T, 68, 2) float32, px of those crops
 
 
 @dataclass(frozen=True)
@@ -53,25 +46,77 @@ class Episode:
     y: torch.Tensor  # (B, 3, S, S) its landmark image
     video: torch.Tensor  # (B,) int64 video indices: which column W_i of D
 
+    def pin_memory(self) -> "Episode":
+        """Page-locked copies, which DataLoader(pin_memory=True) makes for a faster copy to the GPU."""
+        return Episode(*(t.pin_memory() for t in (self.source_x, self.source_y, self.x, self.y, self.video)))
+
     def to(self, device: torch.device) -> "Episode":
         return Episode(*(t.to(device, non_blocking=True) for t in
                          (self.source_x, self.source_y, self.x, self.y, self.video)))
 
 
-def load_clips(folder: Path | str, size: int, *, detector: Detector | None = None,
-               cache: Path | str | None = None) -> list[Clip]:
-    """Every video in `folder` (sorted by name: a video's index is its column in D), cut and cached.
+def load_clips(folder: Path | str, size: int, *, cache: Path | str | None = None) -> list[Clip]:
+    """The videos of prepared data, or of a folder of videos, prepared first (see `prepared`)."""
+    return open_clips(*prepared(folder, size, cache))
 
-    Videos without a landmarks JSON are tracked with `detector` (face-alignment; made when needed).
-    Raises BadVideo for an unreadable video, a track that does not match it, or no videos at all.
-    """
+
+def prepared(folder: Path | str, size: int, cache: Path | str | None = None, *,
+             build: bool = True) -> tuple[Path, int, list[str] | None]:
+    """(where the prepared data is, the size to read it at, the keys of the videos to read, in the order of
+    their paths, which makes `--holdout` the last videos by name; None: all, in key order).
+
+    Prepared data is itself; a folder of videos is prepared into CACHE/PX (default DATA/.sitter-cache/PX),
+    resuming what an earlier run left, unless `build` is off (another process builds it: under torchrun,
+    rank 0). Only the folder's current videos are read. Raises BadVideo for unusable data."""
     folder = Path(folder)
-    videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if folder.is_dir() else []
-    if not videos:
-        raise BadVideo(f"no training videos ({', '.join(VIDEO_SUFFIXES)}) in the data folder", folder)
-    cache = Path(cache) if cache else folder / ".sitter-cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    return [_clip(video, size, cache, detector) for video in videos]
+    if is_prepared(folder):
+        return folder, size, None
+    videos = find_videos(folder)
+    out = (Path(cache) if cache else folder / ".sitter-cache") / f"{size}px"
+    if build:
+        prepare_data(folder, out, PrepareConfig(size=size))
+    return out, size, [video_key(folder, clips) for clips in videos]
+
+
+def open_clips(folder: Path, size: int, keys: list[str] | None = None) -> list[Clip]:
+    """The videos of prepared data (those of `keys`, in their order), frames read on demand at `size` px."""
+    shards = Shards(folder, size, keys=keys)
+    if not shards.videos:
+        raise BadVideo("no prepared training videos in the data folder", folder)
+    return [Clip(StoredFrames(shards, v), StoredLandmarks(shards, v)) for v in range(len(shards.videos))]
+
+
+class StoredFrames:
+    """A prepared video's frames as an array-like (T, S, S, 3): indexing with an index or an array of them
+    decodes just those frames."""
+
+    def __init__(self, shards: Shards, video: int) -> None:
+        self.shards, self.video = shards, video
+
+    def __len__(self) -> int:
+        return int(self.shards.videos[self.video]["frames"])
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return len(self), self.shards.size, self.shards.size, 3
+
+    def __getitem__(self, picks: int | np.ndarray) -> np.ndarray:
+        frames = self.shards.frames(self.video, np.asarray(picks))
+        return frames if np.ndim(picks) else frames[0]
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        return self[np.arange(len(self))]
+
+
+class StoredLandmarks(StoredFrames):
+    """A prepared video's landmarks as an array-like (T, 68, 2), read from its shard when indexed."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return len(self), 68, 2
+
+    def __getitem__(self, picks: int | np.ndarray) -> np.ndarray:
+        return self.shards.landmarks(self.video)[picks]
 
 
 def summary(clips: list[Clip]) -> dict:
@@ -93,6 +138,22 @@ def episode(clips: list[Clip], k: int, batch: int, rng: np.random.Generator) -> 
     return _episode(clips, videos, [rng.permutation(len(clips[v].frames))[:k + 1] for v in videos])
 
 
+class Episodes(torch.utils.data.IterableDataset):
+    """The episodes of steps [start, stop), in order, for a DataLoader: with W workers, worker w draws steps
+    start + w, start + w + W, ... and the loader hands them back in step order. Step s's episode is drawn
+    with the generator seeded (seed, s, rank), so it is the same however many workers draw, and a resumed
+    run draws what the uninterrupted one would have."""
+
+    def __init__(self, clips: list[Clip], k: int, batch: int, steps: range, seed: int, rank: int) -> None:
+        self.clips, self.k, self.batch, self.steps, self.seed, self.rank = clips, k, batch, steps, seed, rank
+
+    def __iter__(self) -> Iterator[Episode]:
+        worker = torch.utils.data.get_worker_info()
+        steps = self.steps if worker is None else self.steps[worker.id::worker.num_workers]
+        for step in steps:
+            yield episode(self.clips, self.k, self.batch, np.random.default_rng([self.seed, step, self.rank]))
+
+
 def fixed_episode(clips: list[Clip], k: int) -> Episode:
     """Every clip once, with K + 1 evenly spaced frames, the last one the target. The same frames on every
     call, so that training samples drawn at different steps (engine/neural/samples.py) can be compared."""
@@ -111,62 +172,3 @@ def _episode(clips: list[Clip], videos: np.ndarray, picks: list[np.ndarray]) -> 
     x = to_tensor(frames.reshape(-1, size, size, 3)).view(batch, k + 1, 3, size, size)
     y = landmark_images(points, size).view(batch, k + 1, 3, size, size)
     return Episode(x[:, :k], y[:, :k], x[:, k], y[:, k], torch.from_numpy(videos).long())
-
-
-def _clip(video: Path, size: int, cache: Path, detector: Detector | None) -> Clip:
-    track_path = video.with_name(video.stem + ".landmarks.json")
-    stamp = [video.stat().st_size, video.stat().st_mtime_ns, size]
-    if track_path.is_file():
-        stamp += [track_path.stat().st_size, track_path.stat().st_mtime_ns]
-    key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:12]
-    frames_file, landmarks_file = cache / f"{video.stem}.{key}.frames.npy", cache / f"{video.stem}.{key}.landmarks.npy"
-    if not (frames_file.is_file() and landmarks_file.is_file()):
-        track = read_track(track_path) if track_path.is_file() else _tracked(video, cache, detector)
-        frames, landmarks = _cut(video, track, size)
-        _save(frames_file, frames)
-        _save(landmarks_file, landmarks)
-    return Clip(np.load(frames_file, mmap_mode="r"), np.load(landmarks_file))
-
-
-def _tracked(video: Path, cache: Path, detector: Detector | None) -> Track:
-    """The video's track, detected once and kept in the cache in the fixtures' JSON format."""
-    path = cache / f"{video.stem}.{video.stat().st_mtime_ns}.landmarks.json"
-    if not path.is_file():
-        logger.warning("no landmarks file for a training video: detecting its faces (once, then cached)")
-        track = track_video(video, detector or Detector())
-        frames = [None if np.isnan(p).any() else np.round(p.astype(np.float64), 2).tolist() for p in track.points]
-        path.write_text(json.dumps({"convention": "ibug68", "fps": track.fps, "frames": frames}))
-    return read_track(path)
-
-
-def _cut(video: Path, track: Track, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every frame with a face, cut to the square around the median face, and its landmarks in that square."""
-    found = ~np.isnan(track.points).any(axis=(1, 2))
-    box = square(np.median(track.points[found], axis=0))
-    frames, landmarks, count = [], [], 0
-    for index, image in enumerate(_decoded(video)):
-        count += 1
-        if index < len(found) and found[index]:
-            frames.append(crop_square(image, box, size)[0])
-            landmarks.append(to_crop_coordinates(track.points[index], box, size).astype(np.float32))
-    if count != len(track.points):
-        raise BadVideo(f"a training video has {count} frames, its landmark track {len(track.points)}", video)
-    if len(frames) < 2:
-        raise BadVideo("a training video has fewer than 2 frames with a face", video)
-    return np.stack(frames), np.stack(landmarks).reshape(-1, NUM_POINTS, 2)
-
-
-def _decoded(video: Path) -> Iterator[np.ndarray]:
-    try:
-        with av.open(str(video)) as container:
-            for frame in container.decode(video=0):
-                yield frame.to_ndarray(format="rgb24")
-    except (av.error.FFmpegError, IndexError) as err:
-        raise BadVideo(f"a training video can't be decoded ({type(err).__name__})", video) from None
-
-
-def _save(path: Path, array: np.ndarray) -> None:
-    """np.save, atomically: a run killed mid-write leaves no half cache file for the next to trust."""
-    tmp = path.with_name(f".{path.name}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)

@@ -30,7 +30,6 @@ from dataclasses import asdict, dataclass, field, fields
 from itertools import chain
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -38,7 +37,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from engine.errors import BadCheckpoint, BadVideo, TrainingDiverged
 from engine.neural import checkpoint
-from engine.neural.data import Clip, Episode, episode, load_clips, summary
+from engine.neural.data import Clip, Episode, Episodes, open_clips, prepared, summary
 from engine.neural.losses import (
     ContentLoss,
     LossWeights,
@@ -76,7 +75,8 @@ class TrainConfig:
     holdout: int = 2  # identities kept out of training for the samples, when enough videos remain (samples.py)
     sample_finetune_steps: int = 10  # FT steps of each sampled identity: enough to see FT depart from FF, cheaply
     tensorboard: str | None = None  # a log folder for TensorBoard, when the tensorboard package is installed
-    cache: str | None = None  # where decoded training frames are cached (default: DATA/.sitter-cache)
+    cache: str | None = None  # where a folder of videos is prepared (default: DATA/.sitter-cache)
+    loader_workers: int = 2  # DataLoader processes drawing episodes from the shards; 0: this process
     vgg19_weights: str | None = None  # state dict files of the perceptual networks; neither: the pixel loss
     vggface_weights: str | None = None
     # system
@@ -115,7 +115,7 @@ def meta_learn(data: Path | str, out: Path | str, config: TrainConfig = TrainCon
     try:
         state = checkpoint.load(out) if resume else None
         model = _model(model, state, out)
-        clips = load_clips(data, model.size, cache=config.cache)
+        clips = _clips(data, model.size, config.cache, rank, world)
         training, held = samples.hold_out(clips, config.holdout)
         data_summary = _check_data(clips, training, config.k, state, out)
         content = ContentLoss(config.weights, config.vgg19_weights, config.vggface_weights).to(device)
@@ -140,8 +140,8 @@ def meta_learn(data: Path | str, out: Path | str, config: TrainConfig = TrainCon
         bf16 = config.bf16 and device.type == "cuda"
         history, bad = [], 0
         with torch.enable_grad():  # whatever a library did to the global grad mode
-            for step in range(start, config.steps):
-                batch = episode(training, config.k, config.batch, np.random.default_rng([config.seed, step, rank]))
+            for step, batch in zip(range(start, config.steps), _loader(training, config, start, rank, device),
+                                   strict=True):
                 losses = meta_step(nets, optimizers, batch.to(device), content, config, bf16=bf16)
                 history.append(losses)
                 bad = _bad_steps(losses, bad, world, device)
@@ -242,6 +242,34 @@ def _setup(config: TrainConfig) -> tuple[int, int, torch.device]:
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if cuda else "gloo")
     return dist.get_rank(), world, device
+
+
+def _clips(data: Path | str, size: int, cache: str | None, rank: int, world: int) -> list[Clip]:
+    """The training videos. A folder of videos is prepared by rank 0 alone; the other ranks wait for it
+    (and for its error, if it fails) at a broadcast, then all read the same shards."""
+    error = None
+    if rank == 0:
+        try:
+            prepared(data, size, cache)
+        except BadVideo as err:
+            error = err
+    if world > 1:
+        message = [str(error) if error else None]
+        dist.broadcast_object_list(message, src=0)
+        error = error or (BadVideo(message[0]) if message[0] else None)
+    if error is not None:
+        raise error
+    return open_clips(*prepared(data, size, cache, build=False))
+
+
+def _loader(clips: list[Clip], config: TrainConfig, start: int, rank: int,
+            device: torch.device) -> torch.utils.data.DataLoader:
+    """Episodes for steps [start, config.steps), drawn (JPEGs decoded, landmarks drawn) in DataLoader
+    workers while the device trains."""
+    workers = config.loader_workers
+    return torch.utils.data.DataLoader(
+        Episodes(clips, config.k, config.batch, range(start, config.steps), config.seed, rank), batch_size=None,
+        num_workers=workers, prefetch_factor=4 if workers else None, pin_memory=device.type == "cuda")
 
 
 def _model(model: ModelConfig | None, state: dict | None, path: Path) -> ModelConfig:
