@@ -4,12 +4,11 @@ bench/bench_warp.py measures it on portraits driven by the driving fixtures and 
 on each driving fixture driven by its own track.
 """
 
-import cv2
 import numpy as np
 
 from engine import Identity, Motion, WarpConfig, WarpEngine
 from engine.faces import eye_span
-from engine.warp import flips, frame_maps, locate, targets
+from engine.warp import flips, frame_maps, head_layer, locate, targets
 
 
 def warp_quality(identity: Identity, motion: Motion) -> tuple[float, float, int, int]:
@@ -26,7 +25,7 @@ def warp_quality(identity: Identity, motion: Motion) -> tuple[float, float, int,
     span = eye_span(identity.landmarks)
     driven = motion.landmarks(identity.landmarks)
     aimed = targets(identity, motion)[:, :68]
-    rest = identity.texture[:identity.size, :, 3] == 0
+    rest = identity.matte[:identity.size] == 0
     crop = identity.image[:identity.size]
     frames = WarpEngine(WarpConfig(size=identity.size)).render(identity, motion)
     to_driver, to_target, background = [], [], 0
@@ -34,7 +33,7 @@ def warp_quality(identity: Identity, motion: Motion) -> tuple[float, float, int,
         landed = locate(map_x, map_y, identity.landmarks, aimed[t])
         to_driver.append(np.linalg.norm(landed - driven[t], axis=1).mean())
         to_target.append(np.linalg.norm(landed - aimed[t], axis=1).mean())
-        matte = cv2.remap(identity.texture[..., 3], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        matte = head_layer(identity, map_x, map_y)[..., 3]
         outside = rest & (matte == 0)
         background = max(background, int(np.abs(frame[outside].astype(int) - crop[outside]).max()))
     return (float(np.mean(to_driver)) / span, float(np.mean(to_target)) / span,

@@ -81,6 +81,23 @@ def to_crop_coordinates(points: np.ndarray, box: Square, size: int) -> np.ndarra
     return (np.asarray(points, np.float64) - (x0, y0) + 0.5) * (size / side) - 0.5  # cv2.resize maps pixel centres
 
 
+def mirrored_from(box: Square, shape: tuple[int, int], size: int) -> np.ndarray | None:
+    """(size, size, 2) float32: for each px of the square `box` cut at size x size from an image of `shape`
+    (height, width), the px of the same square that it shows, mirrored about the image's edge where the image
+    had to be extended (`_extended`), itself elsewhere; None when the image holds the whole square. Where a
+    mirror of the head lies, the warp engine must not leave it in the background for the head to uncover."""
+    x0, y0, side = box
+    height, width = shape
+    if not (x0 < 0 or y0 < 0 or x0 + side > width or y0 + side > height):
+        return None
+    steps = (np.arange(size) + 0.5) * (side / size) - 0.5  # crop px -> offsets in image px, as cv2.resize maps
+    columns = _folded(x0 + steps, width) - x0
+    rows = _folded(y0 + steps, height) - y0
+    back = size / side
+    grid = np.meshgrid((columns + 0.5) * back - 0.5, (rows + 0.5) * back - 0.5)
+    return np.stack(grid, axis=-1).astype(np.float32)
+
+
 # helpers
 
 FILL_SIZE, FILL_BLUR = 64, 2.0  # px: the fill is made at this size and blurred this much there, then scaled up
@@ -115,6 +132,15 @@ def _reflected(indices: np.ndarray, length: int) -> np.ndarray:
     period = 2 * (length - 1)
     folded = np.mod(indices, period)
     return np.where(folded < length, folded, period - folded)
+
+
+def _folded(positions: np.ndarray, length: int) -> np.ndarray:
+    """`_reflected` for positions between pixel centres: mirrored about the first and last pixel's centre."""
+    if length == 1:
+        return np.zeros_like(positions)
+    period = 2 * (length - 1)
+    folded = np.mod(positions, period)
+    return np.where(folded <= length - 1, folded, period - folded)
 
 
 def _past(indices: np.ndarray, length: int) -> np.ndarray:

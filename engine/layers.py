@@ -51,12 +51,15 @@ class Layers:
     background: np.ndarray
 
 
-def split(image: np.ndarray, landmarks: np.ndarray, within: np.ndarray | None = None) -> Layers:
+def split(image: np.ndarray, landmarks: np.ndarray, within: np.ndarray | None = None,
+          mirrored: np.ndarray | None = None) -> Layers:
     """Split an RGB uint8 square whose face has these (68, 2) landmarks (px) into its head and background layers.
 
     `within` (float32 in [0, 1], the square's size) bounds the head: the matte is multiplied by it, and where it
     is 0 the background is the image itself (the warp engine keeps the head inside the part of its mesh that
-    moves with it, and fades it out down the neck)."""
+    moves with it, and fades it out down the neck). `mirrored` (engine.crop.mirrored_from) says which px of
+    the square an extended edge mirrors: a mirror of the head is filled in the background like the head, or
+    the head would uncover its own reflection."""
     side = image.shape[0]
     seeds = _seeds(landmarks, side)
     if within is not None:
@@ -65,7 +68,8 @@ def split(image: np.ndarray, landmarks: np.ndarray, within: np.ndarray | None = 
     matte = _feathered(head, seeds, landmarks)
     if within is not None:
         matte *= within
-    return Layers(matte, _background(image, matte))
+    echo = None if mirrored is None else cv2.remap(matte, mirrored[..., 0], mirrored[..., 1], cv2.INTER_LINEAR)
+    return Layers(matte, _background(image, matte if echo is None else np.maximum(matte, echo)))
 
 
 # helpers

@@ -15,7 +15,11 @@ between the head and the shoulders.
 one affine per triangle, a triangle index image (one `cv2.fillConvexPoly` per triangle that faces the camera,
 far ones first, so that a turned nose hides part of the far cheek), one dense backward map from that index
 through per-triangle coefficient tables (`cv2.LUT`), one `cv2.remap` of the head layer with its matte, and one
-blend of it over the background layer, which never moves. The eyes and the mouth are drawn over the mesh with
+blend of it over the background layer, which never moves. The head layer is kept at twice the output's
+resolution (`SUPERSAMPLE`), upsampled once at prepare time and corrected so that, sampled where it rests, it
+gives the source back: a bilinear tap between source pixels averages two neighbours and blurs a moving face
+(the face's variance of the Laplacian fell to ~0.6 of the real frame's); between texels half as far apart it
+blurs half as much, for the cost of one remap from a larger texture. The eyes and the mouth are drawn over the mesh with
 maps of their own:
 - an eye that closes keeps its eyeball where it was and lets the lids slide over it (the eye's inside maps
   with the eye corners only), rather than squashing the iris;
@@ -39,7 +43,7 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.spatial import Delaunay
 
-from engine.crop import crop_square, find_face, paired, square, to_crop_coordinates
+from engine.crop import crop_square, find_face, mirrored_from, paired, square, to_crop_coordinates
 from engine.eyes import EyeLayers, eye_layers, look, shifts, shut_share
 from engine.faces import (
     LEFT_EYE,
@@ -75,6 +79,7 @@ UNMIX_FLOOR = 0.05  # the head layer's colour is unmixed from the background whe
 NECK_FADE = 0.7  # face units below the chin where the neck has faded out of the head layer
 MIN_GAP = 0.5  # px: Delaunay needs distinct points, and a closed mouth's inner lips coincide
 MOUTH_FILL_FROM = 1.0  # px: the mouth is filled once it opens this much wider than in the source
+SUPERSAMPLE = 2  # the head layer's texels per output px, each way
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,9 @@ class Identity:
     """Everything `render` needs about one face, computed once by `prepare`. Coordinates are output px."""
 
     image: np.ndarray  # (size + atlas rows, size, 3) uint8: the face crop, then the inner mouth's atlas below it
-    texture: np.ndarray  # (size + atlas rows, size, 4) uint8: what is warped: the head layer, its matte as alpha
+    texture: np.ndarray  # (S x (size + atlas rows), S x size, 4) uint8, S = SUPERSAMPLE: what is warped: the
+    # head layer, its matte as alpha; sample it with `head_layer`
+    matte: np.ndarray  # (size + atlas rows, size) uint8: the head layer's matte at the output's resolution
     background: np.ndarray  # (size, size, 3) uint8: the background layer, the head filled in
     size: int
     rest: np.ndarray  # (P, 2) mesh vertices at rest: 68 landmarks, head points, then fixed anchors
@@ -153,15 +160,16 @@ class WarpEngine:
             notes.append("the face is close to the image's edge; the edge was extended to frame it")
         for line in notes:
             logger.warning(line)
-        return _build_identity(crop, points, box, tuple(notes))
+        mirrored = mirrored_from(box, image.shape[:2], self.config.size) if padded else None
+        return _build_identity(crop, points, box, mirrored, tuple(notes))
 
     def render(self, identity: Identity, motion: Motion) -> Iterator[np.ndarray]:
         """Yield `motion.frames` RGB uint8 frames (size, size, 3): the identity's face moving as `motion` says."""
         plan = _plan(identity, motion)
         origin = np.array(identity.roi[:2])
+        scratch = np.empty((2, identity.size, identity.size), np.float32)
         for t, (map_x, map_y) in enumerate(_maps(identity, plan)):
-            frame = _composite(identity, cv2.remap(identity.texture, map_x, map_y, cv2.INTER_LINEAR,
-                                                   borderMode=cv2.BORDER_REPLICATE))
+            frame = _composite(identity, head_layer(identity, map_x, map_y, scratch))
             for eye in range(2):
                 outline = plan.eyes[t, eye] / (1 << SHIFT) + origin  # as the index image drew it
                 look(frame, map_x, map_y, identity.eyes[eye], outline, plan.irises[t, eye], plan.shut[t, eye])
@@ -174,6 +182,19 @@ def frame_maps(identity: Identity, motion: Motion) -> Iterator[tuple[np.ndarray,
     irises and shuts the lids; the bench and tests inspect it. The same two arrays are refilled every frame:
     copy them to keep one."""
     return _maps(identity, _plan(identity, motion))
+
+
+def head_layer(identity: Identity, map_x: np.ndarray, map_y: np.ndarray,
+               scratch: np.ndarray | None = None) -> np.ndarray:
+    """(size, size, 4) uint8: the head layer, colour and matte, where a frame's map (output px -> source px)
+    takes it. The map is scaled onto the supersampled texture: source px u is texel S*u + (S-1)/2, since a
+    source pixel's centre lies between its S texels. `scratch` (2, size, size) float32 is reused if given."""
+    scaled = np.empty((2, *map_x.shape), np.float32) if scratch is None else scratch
+    offset = np.float32((SUPERSAMPLE - 1) / 2)
+    for out, axis in zip(scaled, (map_x, map_y), strict=True):
+        np.multiply(axis, np.float32(SUPERSAMPLE), out=out)
+        out += offset
+    return cv2.remap(identity.texture, scaled[0], scaled[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _maps(identity: Identity, plan: "_Plan") -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -381,8 +402,9 @@ def _similarity(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
 
 
 def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int],
-                    notes: tuple[str, ...]) -> Identity:
-    """Split the cropped face into its layers, mesh it and build its inner mouth."""
+                    mirrored: np.ndarray | None, notes: tuple[str, ...]) -> Identity:
+    """Split the cropped face into its layers, mesh it and build its inner mouth. `mirrored`: where the
+    crop's extended edges mirror it (engine.crop.mirrored_from), or None."""
     size = crop.shape[0]
     frame = face_frame(landmarks)
     landmarks = _parted(landmarks, frame)
@@ -410,7 +432,7 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
     x0, y0 = np.maximum(np.floor(vertices.min(axis=0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(vertices.max(axis=0)).astype(int) + 2, size)
     ring = frame.to_image(circle)
-    layers = split(crop, landmarks, _within(ring, frame, landmarks, size))
+    layers = split(crop, landmarks, _within(ring, frame, landmarks, size), mirrored)
     gap = np.repeat(crop[-1:], 2, axis=0)  # keeps bilinear taps at the crop's bottom edge off the atlas
     mouth, atlas = inner_mouth(crop, landmarks, top=size + len(gap))
     strip = np.zeros((len(atlas), size, 3), np.uint8)
@@ -419,7 +441,8 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
     texture, background = _layered(image, layers.matte, layers.background)
     return Identity(
         image=image,
-        texture=texture,
+        texture=_supersampled(texture),
+        matte=texture[..., 3].copy(),
         background=background,
         size=size,
         rest=rest,
@@ -481,9 +504,23 @@ def _layered(image: np.ndarray, matte: np.ndarray, background: np.ndarray) -> tu
     clipped = (np.abs(unmixed - head) > 1)[:size].any(axis=2, keepdims=True)
     rest = (image[:size] - a[:size] * head[:size]) / np.maximum(1 - a[:size], 1e-6)
     behind = np.where(clipped & (a[:size] < 1), np.clip(np.rint(rest), 0, 255), background)
-    behind = np.where(a[:size] > 0, behind, image[:size]).astype(np.uint8)  # no head here: the image itself
+    behind = np.where(a[:size] > 0, behind, background).astype(np.uint8)  # no head: the image, or a mirror's fill
     texture = np.dstack([head.astype(np.uint8), np.rint(alpha * 255).astype(np.uint8)])
     return np.ascontiguousarray(texture), behind
+
+
+def _supersampled(texture: np.ndarray) -> np.ndarray:
+    """The head layer at SUPERSAMPLE times its resolution. Its colour is Lanczos-upsampled for its detail,
+    then corrected so that each source pixel's S x S texels average back to it (one step of back-projection),
+    which is what a map at rest samples: at rest the face is the source itself, not a resampled copy. Its
+    matte is repeated texel for texel: a soft edge needs no detail, and a pixel the matte leaves out stays out."""
+    s = SUPERSAMPLE
+    height, width = texture.shape[:2]
+    colour = texture[..., :3]
+    up = cv2.resize(colour, (width * s, height * s), interpolation=cv2.INTER_LANCZOS4).astype(np.float32)
+    up += np.kron(colour - cv2.resize(up, (width, height), interpolation=cv2.INTER_AREA), np.ones((s, s, 1)))
+    matte = np.repeat(np.repeat(texture[..., 3:], s, axis=0), s, axis=1)
+    return np.ascontiguousarray(np.dstack([np.clip(np.rint(up), 0, 255).astype(np.uint8), matte]))
 
 
 def _ellipse(center: tuple[float, float], radii: tuple[float, float], degrees: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from engine import WarpConfig, WarpEngine, load_image, load_landmarks
-from engine.crop import crop_square, square, to_crop_coordinates
+from engine.crop import crop_square, mirrored_from, square, to_crop_coordinates
 
 DATA = Path(__file__).parent / "data"
 SIZE = 256
@@ -45,6 +45,24 @@ def test_far_past_the_edge_the_fill_shows_no_mirrored_face() -> None:
     assert _spread(crop, mirrored) < 0.3 * _spread(crop, eyes)  # no eyes there, only a soft fill
 
 
+def test_a_mirror_of_the_head_past_the_edge_is_filled_in_the_background() -> None:
+    """The head moves over the background layer; had the background kept the extended edge's mirror of the head,
+    the head would uncover its own reflection (a second crown of hair above a head that moves down)."""
+    image, face = _face_at_top_edge()
+    identity = WarpEngine(WarpConfig(size=SIZE)).prepare([image], [face])
+    mirrored = mirrored_from(identity.crop, image.shape[:2], SIZE)
+    grid = np.stack(np.meshgrid(np.arange(SIZE), np.arange(SIZE)), axis=-1)
+    past = np.abs(mirrored - grid).max(axis=2) > 1  # px the extended edge shows, mirrored
+    matte = identity.matte[:SIZE].astype(np.float32) / 255
+    echo = cv2.remap(matte, mirrored[..., 0], mirrored[..., 1], cv2.INTER_LINEAR) > 0.5
+    reflection = past & echo & (matte == 0)
+    assert reflection.sum() > 200  # the mirror of the head lies outside the head layer
+    change = np.abs(identity.background.astype(int) - identity.image[:SIZE]).mean(axis=2)
+    assert change[reflection].mean() > 10  # filled, not kept
+    far = past & (cv2.dilate(echo.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0) & (matte == 0)
+    assert far.sum() > 200 and change[far].max() == 0  # the rest of the mirror is left as it was
+
+
 # helpers
 
 
@@ -60,3 +78,11 @@ def _face_at_left_edge() -> tuple[np.ndarray, np.ndarray]:
     face = load_landmarks(DATA / "astronaut.landmarks.json")[0]
     left = int(face[:, 0].min()) - 2
     return np.ascontiguousarray(image[:, left:]), face - np.array([left, 0], np.float32)
+
+
+def _face_at_top_edge() -> tuple[np.ndarray, np.ndarray]:
+    """A real photograph cut so that the image's top edge runs through the hair above the brows."""
+    image = load_image(DATA / "einstein_photo.jpg")
+    face = load_landmarks(DATA / "einstein_photo.landmarks.json")[0]
+    top = int(face[17:27, 1].min() - 0.6 * (face[:, 1].max() - face[17:27, 1].min()))
+    return np.ascontiguousarray(image[max(top, 0):]), face - np.array([0, max(top, 0)], np.float32)

@@ -25,7 +25,7 @@ from engine import (
     read_track,
 )
 from engine.faces import eye_span
-from engine.warp import flips, frame_maps, locate, targets
+from engine.warp import flips, frame_maps, head_layer, locate, targets
 
 DATA = Path(__file__).parent / "data"
 PORTRAITS = ("einstein_photo", "bouguereau_girl_small", "terracotta_warrior_small")  # photo, painting, sculpture
@@ -69,11 +69,13 @@ def test_the_background_outside_the_head_stays_still_while_the_head_travels(engi
     travel = np.linspace(0.0, 0.5, 6)
     motion = Motion(25.0, np.stack([np.ones(6), np.zeros(6), travel, -travel / 2], axis=1), np.zeros((6, 68, 2)))
     frames = list(engine.render(identity, motion))
-    rest = identity.texture[:SIZE, :, 3] == 0
+    rest = identity.matte[:SIZE] == 0
     for frame, (map_x, map_y) in zip(frames, frame_maps(identity, motion), strict=True):
-        matte = cv2.remap(identity.texture[..., 3], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        matte = head_layer(identity, map_x, map_y)[..., 3]
         outside = (matte == 0) & rest
-        assert outside.mean() > 0.4 and np.array_equal(frame[outside], identity.image[:SIZE][outside])
+        assert outside.mean() > 0.4 and np.array_equal(frame[outside], identity.background[outside])
+    same = (identity.background == identity.image[:SIZE]).all(axis=2)
+    assert same[rest].mean() > 0.9  # the background is the image, but for an extended edge's mirror of the head
     shown = (frames[-1].astype(int) - frames[0]).any(axis=2) & ~rest  # where the head was, something else shows
     assert shown.sum() > 0.02 * SIZE * SIZE
     assert np.abs(frames[0].astype(int) - identity.image[:SIZE]).mean() < 0.2  # at rest, the image itself
@@ -109,7 +111,8 @@ def test_eyes_close_by_moving_the_lids_over_an_unsquashed_eye(engine: WarpEngine
     crop = identity.image[:SIZE]
     for eye in (slice(36, 42), slice(42, 48)):
         still_open = _mask(moved[half, eye])
-        assert np.array_equal(frame[still_open], crop[still_open])  # what is still seen of the eye is as it was
+        # what is still seen of the eye is as it was (to a level: the supersampled texture's rounding)
+        assert np.abs(frame[still_open].astype(int) - crop[still_open]).max() <= 1
         covered = _mask(identity.landmarks[eye]) & ~_mask(moved[half, eye], grow=1)
         assert np.abs(frame[covered].astype(int) - crop[covered]).mean() > 10  # the lid came down over the rest
 
