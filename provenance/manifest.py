@@ -65,6 +65,7 @@ SOUND_TRACK_ID = "2"  # write_mp4 puts the sound in the MP4's second track, afte
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 NOT_ALLOWED_USES = ("cawg.ai_generative_training", "cawg.ai_inference", "cawg.ai_training", "cawg.data_mining")
 MP4 = "video/mp4"
+UNPARSED_ASSET = "asset could not be parsed"  # c2pa's words when a format it reads is too damaged to parse
 
 SIGN_SETTINGS = {
     "builder": {"thumbnail": {"enabled": False}},
@@ -169,7 +170,8 @@ class ManifestReport:
     watermark_id: str | None = None
     watermark_alg: str | None = None
     store_json: str = field(default="", repr=False)  # the whole manifest store, as c2pa reports it
-    format_carries_c2pa: bool = True  # False: a video format C2PA has no place in (WebM, MKV, GIF)
+    format_carries_c2pa: bool = True  # False: a video format C2PA has no place in (WebM, Matroska)
+    container_parsed: bool = True  # False: C2PA could not parse the file's structure (a cut-off AVI): none read
 
     @property
     def trusted(self) -> bool:
@@ -230,9 +232,11 @@ def read_manifest(path: Path | str, *, trust_anchors: Sequence[Path | str] = (),
     instead of whatever the file carries: how a stripped clip's manifest is recovered. A re-encoded
     clip then fails the hash binding (assertion.bmffHash.mismatch) while its signature still verifies.
 
-    A video in a format C2PA has no place in (WebM, MKV, AVI, GIF: any other video FFmpeg decodes) carries no
-    manifest: it reads as present=False, format_carries_c2pa=False, and a detached store is validated against
-    no asset at all, so its signature is checked and its hash binding fails, as for a re-encoded MP4.
+    A video in a format C2PA has no place in (WebM, Matroska, FLV, MPEG-TS: c2pa reads MP4, MOV, M4V, AVI and GIF)
+    carries no manifest: it reads as present=False, format_carries_c2pa=False, and a detached store is validated
+    against no asset at all, so its signature is checked and its hash binding fails, as for a re-encoded MP4. So
+    does a file in a format C2PA reads whose structure it cannot parse though FFmpeg still decodes it (an AVI cut
+    off mid-download, say): present=False, container_parsed=False, since no manifest can be read out of it.
 
     Returns ManifestReport(present=False) when there is no manifest: absence is data, not an error.
     Raises UnreadableMedia when the file is missing or not a video, ManifestInvalid when a manifest is there
@@ -242,17 +246,20 @@ def read_manifest(path: Path | str, *, trust_anchors: Sequence[Path | str] = (),
     if not path.is_file():
         raise UnreadableMedia("video not found")
     context = _read_context([Path(p) for p in trust_anchors])
-    carries = True
+    carries = parsed = True
     try:
         with context, open(path, "rb") as stream:
             try:
                 reader = c2pa.Reader.try_create(None, stream, manifest, context)  # None: detect the format
-            except c2pa.C2paError.NotSupported:
+            except (c2pa.C2paError.NotSupported, c2pa.C2paError.Other) as err:
+                damaged = isinstance(err, c2pa.C2paError.Other)  # a format c2pa reads, too damaged to parse
+                if damaged and UNPARSED_ASSET not in str(err):
+                    raise
                 probe(path)  # raises UnreadableMedia for what is not a video at all
-                carries = False
+                carries, parsed = damaged, not damaged
                 reader = None if manifest is None else c2pa.Reader.try_create(MP4, io.BytesIO(), manifest, context)
             if reader is None:
-                return ManifestReport(present=False, format_carries_c2pa=carries)
+                return ManifestReport(present=False, format_carries_c2pa=carries, container_parsed=parsed)
             with reader:
                 store_json, embedded = reader.json(), reader.is_embedded()
     except (c2pa.C2paError.Io, c2pa.C2paError.NotSupported, c2pa.C2paError.FileNotFound, OSError) as err:
@@ -260,7 +267,7 @@ def read_manifest(path: Path | str, *, trust_anchors: Sequence[Path | str] = (),
     except c2pa.C2paError as err:
         raise ManifestInvalid(f"a C2PA manifest is present but cannot be read ({err})") from err
     try:
-        return _report(json.loads(store_json), store_json, embedded, carries)
+        return _report(json.loads(store_json), store_json, embedded, carries, parsed)
     except (AttributeError, TypeError, KeyError, IndexError) as err:  # a store shaped unlike the spec
         raise ManifestInvalid(f"the C2PA manifest store is malformed ({err!r})") from err
 
@@ -382,7 +389,7 @@ def _read_context(trust_anchors: list[Path]) -> c2pa.Context:
         raise BadTrustAnchors("a trust anchor file is not PEM certificates") from err
 
 
-def _report(store: dict, store_json: str, embedded: bool, carries: bool) -> ManifestReport:
+def _report(store: dict, store_json: str, embedded: bool, carries: bool, parsed: bool) -> ManifestReport:
     """Pick out of a manifest store what a verifier reports; fields Sitter did not write stay None."""
     active = store.get("manifests", {}).get(store.get("active_manifest"), {})
     results = store.get("validation_results", {}).get("activeManifest", {})
@@ -414,6 +421,7 @@ def _report(store: dict, store_json: str, embedded: bool, carries: bool) -> Mani
         watermark_alg=(_assertion(active, SOFT_BINDING) or {}).get("alg"),
         store_json=store_json,
         format_carries_c2pa=carries,
+        container_parsed=parsed,
     )
 
 

@@ -16,6 +16,10 @@ A verifier needs no consent database or registry: without them those parts say "
 The report also says what the clip's sound is: none, or what its manifest declares (synthesized speech,
 a recording or a driving video's sound carried through, the hash of the text or file it came from).
 
+Any video FFmpeg decodes can be examined: MP4, MOV, WebM, Matroska, AVI, an animated GIF. The watermark is read
+from the decoded frames in every one; the manifest only where C2PA has a place for it (MP4, MOV, AVI, GIF). A WebM
+or Matroska copy reports its manifest as not carried by its format, and its verdict follows the watermark.
+
 `verify` raises only when the clip cannot be examined at all (UnreadableMedia).
 """
 
@@ -132,6 +136,11 @@ class VerifyReport:
     consent: ConsentStatus
     sound: SoundReport
 
+    @property
+    def manifest_note(self) -> str:
+        """Where the file's manifest stands, in a few words: why there is none, when there is none."""
+        return _manifest_note(self.manifest, self.file.video.container)
+
     def to_dict(self) -> dict:
         return {
             "verdict": self.verdict.value,
@@ -176,7 +185,7 @@ def verify(
     consent = _consent(cited, ledger, now or datetime.now(UTC))
     return VerifyReport(
         verdict=verdict,
-        summary=_summary(verdict, cited, consent),
+        summary=_summary(verdict, cited, consent, manifest, info.container),
         file=FileFacts(sha256=file_sha256(path), bytes=path.stat().st_size, video=info),
         manifest=manifest,
         watermark=watermark,
@@ -219,13 +228,26 @@ def _consent(cited: ManifestReport | None, ledger: object | None, now: datetime)
                          record_status(ledger, claim.record_id, claim.record_hash, now))
 
 
-def _summary(verdict: Verdict, cited: ManifestReport | None, consent: ConsentStatus) -> str:
+def _manifest_note(manifest: ManifestReport, container: str) -> str:
+    if manifest.present:
+        return "in the file"
+    if not manifest.format_carries_c2pa:
+        return f"none: {container} files cannot carry a C2PA manifest"
+    if not manifest.container_parsed:
+        return f"none read: C2PA cannot parse this {container} file (damaged or cut off)"
+    return "none in the file (never signed, or stripped)"
+
+
+def _summary(verdict: Verdict, cited: ManifestReport | None, consent: ConsentStatus, manifest: ManifestReport,
+             container: str) -> str:
     signer = f", signed by {cited.signer}" if cited and cited.signer else ""
     trust = "" if not cited or cited.trusted else " (signer not in your trust list)"
     record = f", under consent record {consent.record_id} ({consent.status})" if consent.record_id else ""
+    lost = ("its metadata was stripped" if manifest.format_carries_c2pa and manifest.container_parsed
+            else f"its {container} file holds no manifest")
     sentence = {
         Verdict.LABELED: f"This video was made by AI with Sitter{signer}{trust}{record}.",
-        Verdict.LABELED_STRIPPED: (f"This video was made by AI with Sitter; its metadata was stripped, and the "
+        Verdict.LABELED_STRIPPED: (f"This video was made by AI with Sitter; {lost}, and the "
                                    f"watermark led to the original manifest{signer}{trust}{record}."),
         Verdict.WATERMARK_ONLY: ("This video carries Sitter's AI watermark, but no manifest: it was made by AI "
                                  "with Sitter, and this registry does not know which output it is."),

@@ -1,4 +1,5 @@
-"""Reading and writing video with PyAV: H.264 MP4 out, any FFmpeg-readable video in.
+"""Reading and writing video with PyAV: H.264 MP4 out, any FFmpeg-readable video in (MP4, MOV, WebM, MKV, AVI,
+an animated GIF, ...).
 
 Frames are RGB uint8 arrays of shape (H, W, 3) everywhere in Sitter. Output is H.264 in yuv420p
 (what every player and browser plays), so width and height must be even, with the sound, when there is
@@ -38,8 +39,10 @@ class VideoInfo:
     height: int
     fps: float
     frames: int  # as the container declares it; 0 when it does not say
-    duration: float  # seconds, 0.0 when unknown
+    duration: float  # seconds: the stream's, else the whole file's (WebM, MKV); 0.0 when unknown
     has_audio: bool
+    container: str = ""  # as people call it: MP4, MOV, WebM, Matroska, AVI, GIF, else FFmpeg's name for it
+    codec: str = ""  # the video stream's, in FFmpeg's words: h264, vp9, mpeg4, mjpeg, gif, ...
 
 
 def write_mp4(frames: Iterable[np.ndarray], path: Path | str, fps: float, *, crf: int = 18,
@@ -74,13 +77,19 @@ def probe(path: Path | str) -> VideoInfo:
     with _open(path) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0)
-        duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
+        duration = (float(stream.duration * stream.time_base) if stream.duration
+                    else container.duration / av.time_base if container.duration else 0.0)  # WebM: only the file's
         return VideoInfo(stream.codec_context.width, stream.codec_context.height, fps,
-                         stream.frames or 0, duration, bool(container.streams.audio))
+                         stream.frames or 0, duration, bool(container.streams.audio),
+                         _container_name(container, path), stream.codec_context.name)
 
 
 def read_frames(path: Path | str, *, limit: int | None = None) -> Iterator[np.ndarray]:
-    """Decode the first video stream to RGB frames, in order; at most `limit` frames."""
+    """Decode the first video stream to RGB frames, in order; at most `limit` frames.
+
+    Whatever the stream's pixels are (yuv420p, yuvj420p, a GIF's palette composited to bgra), FFmpeg converts them
+    to rgb24, at any size, odd ones included.
+    """
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -123,6 +132,22 @@ def _write_sound(container: "av.container.OutputContainer", sound: Sound) -> Non
             container.mux(packet)
     for packet in stream.encode(None):
         container.mux(packet)
+
+
+CONTAINER_NAMES = {"avi": "AVI", "gif": "GIF", "flv": "FLV", "mpegts": "MPEG-TS", "ogg": "Ogg"}
+WEBM_DOCTYPE = b"\x42\x82\x84webm"  # the EBML DocType element (id 0x4282, 4 bytes) of a WebM file
+
+
+def _container_name(container: "av.container.InputContainer", path: Path | str) -> str:
+    """The container's everyday name. FFmpeg reads MP4 and MOV with one demuxer, and WebM and Matroska with
+    another, so those two pairs are told apart by the file's brand (`qt  ` is MOV) and its EBML DocType."""
+    name = container.format.name
+    if name.startswith("mov,"):
+        return "MOV" if container.metadata.get("major_brand", "").strip() == "qt" else "MP4"
+    if name.startswith("matroska"):
+        with open(path, "rb") as file:
+            return "WebM" if WEBM_DOCTYPE in file.read(64) else "Matroska"
+    return CONTAINER_NAMES.get(name, name)
 
 
 def _open(path: Path | str) -> "av.container.InputContainer":

@@ -623,8 +623,9 @@ def prepare_data_command(src: Path, out: Path, **options: object) -> None:
 def verify_command(settings: Settings, clip: Path, anchors: tuple[Path, ...], as_json: bool) -> None:
     """Say whether a clip is a labeled Sitter video: its manifest, its watermark, its consent.
 
-    Works with no studio database (consent then reads "unknown"). Exit 0 when the clip could be
-    examined, whatever the verdict; 2 when it cannot be read.
+    Reads any video FFmpeg decodes (MP4, MOV, WebM, MKV, AVI, GIF): the watermark in every one, the manifest
+    where the format can carry one. Works with no studio database (consent then reads "unknown"). Exit 0 when
+    the clip could be examined, whatever the verdict; 2 when it cannot be read.
 
     Example:
 
@@ -753,11 +754,12 @@ def _print_output(output: Output, as_json: bool) -> None:
 
 
 def _report_text(report: VerifyReport) -> str:
-    c2pa, mark, consent = report.manifest, report.watermark, report.consent
+    c2pa, mark, consent, video = report.manifest, report.watermark, report.consent, report.file.video
     lines = [
         f"verdict     {report.verdict.value}",
         f"            {report.summary}",
-        f"c2pa        {'present' if c2pa.present else 'none in the file'}"
+        f"file        {video.container} ({video.codec}), {video.width}x{video.height}, {video.fps:g} fps",
+        f"c2pa        {'present' if c2pa.present else report.manifest_note}"
         + (f", {c2pa.validation_state}, signer {c2pa.signer}" if c2pa.present else ""),
     ]
     if c2pa.failures:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from attacker import png_bomb
+from copies import transcode
 from servers import missing
 from streamlit.testing.v1 import AppTest
 
@@ -348,6 +349,16 @@ def test_verify_an_unlabeled_clip_says_so(page, tmp_path: Path) -> None:
     at.file_uploader(key="clip").set_value(("plain.mp4", plain.read_bytes(), "video/mp4"))
     at.run()
     assert "No Sitter label found" in texts(at, "info")
+
+
+def test_verify_a_webm_says_its_format_carries_no_manifest(page, tmp_path: Path) -> None:
+    plain = transcode((_noise(i) for i in range(8)), tmp_path / "plain.webm", "copy.webm")
+    at = page("verify")
+    at.file_uploader(key="clip").set_value(("plain.webm", plain.read_bytes(), "video/webm"))
+    at.run()
+    assert not at.exception and "No Sitter label found" in texts(at, "info")
+    assert texts(at, "caption").count("WebM (vp9), 64x64") == 1
+    assert "None: WebM files cannot carry a C2PA manifest." in texts(at, "markdown")
 
 
 def test_a_corrupt_video_is_an_error_in_the_page_and_the_page_goes_on(page, tmp_path: Path) -> None:

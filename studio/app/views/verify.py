@@ -1,6 +1,9 @@
 """Verify page: anyone uploads a clip and reads, in plain words, whether Sitter made it and under what
 consent; then the C2PA details, the watermark over time, the manifest recovered through the registry when
 the file's own was stripped, and the whole report as JSON. Needs no login and no consent database.
+
+The clip may be any video FFmpeg decodes (uploads.CLIPS: MP4, MOV, M4V, WebM, MKV, AVI, GIF); a WebM or MKV says
+its format carries no manifest, and is traced by its watermark.
 """
 
 import json
@@ -37,15 +40,16 @@ def examine(upload: UploadedFile) -> VerifyReport:
 def show(report: VerifyReport) -> None:
     BANNERS[report.verdict](f"**{report.verdict.value}**: {report.summary}")
     file, video, c2pa = report.file, report.file.video, report.manifest
-    st.caption(f"{video.width}x{video.height}, {video.frames} frames at {video.fps:g} fps, "
-               f"{file.bytes / 1e6:.1f} MB, sha256 {file.sha256[:16]}…")
+    st.caption(f"{video.container} ({video.codec}), {video.width}x{video.height}, {video.frames or '?'} frames at "
+               f"{video.fps:g} fps, {file.bytes / 1e6:.1f} MB, sha256 {file.sha256[:16]}…")
     left, right = st.columns(2)
     with left:
         st.subheader("C2PA manifest")
         if c2pa.present:
             st.markdown(_manifest_text(c2pa))
         else:
-            st.markdown("None in the file (never signed, or stripped).")
+            note = report.manifest_note
+            st.markdown(f"{note[0].upper()}{note[1:]}.")
         recovered = report.registry.manifest
         if recovered:
             st.subheader("Recovered through the watermark")
