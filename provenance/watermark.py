@@ -22,10 +22,14 @@ The algorithm (two versions, V1 and V2; changing any constant below makes a new 
    stronger than 42 dB PSNR in all.
 4. Reading whitens the luma of up to 31 frames sampled across the clip, each the mean of the frames
    up to the next sample, and sums them: the mark is the same in every frame, so it adds up
-   coherently (soft combining across frames). A scan over tile periods (0.2x-3x) against the pilot,
-   in the spectrum as it is and as mirrored, finds any rescale or left-right flip; the pilot's
-   correlation peak in the folded tile finds any crop. Each bit's bins, weighted by how much of the
-   pilot survived in their band, are summed into soft bits and Viterbi-decoded.
+   coherently (soft combining across frames). A scan over tile periods (0.2x-3x, no longer than the
+   frame's short side) against the pilot, in the spectrum as it is and as mirrored, finds any rescale
+   or left-right flip; the pilot's correlation peak in the folded tile finds any crop. A tilt of up
+   to 4 degrees either way is found from the autocorrelation of the summed luma (a tiled mark peaks
+   at the lattice's two side vectors, whatever the content): when the lattice is turned, the scan
+   runs again on the luma turned back, and the fold polishes the angle to ~0.03 degrees. Each bit's
+   bins, weighted by how much of the pilot survived in their band, are summed into soft bits and
+   Viterbi-decoded.
 5. The id is reported only if the decoded check matches that of a version the reader knows;
    otherwise the clip reads as unmarked.
 
@@ -33,16 +37,31 @@ Renders write `ALGORITHM`, V1, until V2 keeps every attack the bench makes at 16
 far less visible (bench/RESULTS.md), but under a 0.5x downscale it loses the astronaut portrait, which
 V1 keeps. Not for want of sync: at 0.5x the astronaut's period is found but too few payload bits
 survive (bit accuracy 0.75), and the sky's 0.5 levels vanish under the encoder's dead zone; what was
-tried is in bench/bench_watermark.py's TRIED. The reader reads both; only the check's personalization
-tells them apart, and `WatermarkReading.algorithm` says which wrote a clip.
+tried is in bench/bench_watermark.py's TRIED.
+
+What the reader cannot do without a new embedder (measured at the true geometry, 6 clips, 2026-12-03):
+- Downscale 0.25x: the tile's period becomes 32 px and the band 0.19-0.75 cycles a pixel; the box
+  filter and CRF 23 on a 128 px frame leave bit accuracy 0.49-0.65 for V2 (V1: 0.71, and 0.90 on a
+  1280x720 clip, which now reads), and the pilot's peak (3.6-4.2 sd) is under the scan's noise
+  maximum. Whitening is not the cause (its high-pass passes the whole band there). It needs a band
+  that sits lower, or more strength, in the embedder.
+- Screen capture (0.75x, blur 1, noise 2, gamma 0.9, CRF 28): at the true period the payload keeps
+  bit accuracy 0.71-0.85 on 5 of 6 clips, but the pilot's peak (4.0-5.4 sd) is mostly at noise
+  level: the true period ranks 17th to 93rd of the scan's peaks. Scoring only the band's low rings
+  (where the blur leaves the mark) did not lift it above the noise either. The sync is what fails:
+  a stronger pilot (or a larger pilot share) is an embedder change.
+
+The reader reads both versions; only the check's personalization tells them apart, and
+`WatermarkReading.algorithm` says which wrote a clip.
 
 False positives: the reader Viterbi-decodes at most `MAX_DECODES` (4) candidate geometries per
-clip, plain or mirrored, and accepts a decoded 64-bit word only if its 32-bit check matches its id
-under one of the 2 versions. On content with no Sitter mark the decoded word does not depend on the
-hash, which matches an arbitrary word with probability 2^-32 per version; so an unmarked clip reads
-as marked with probability <= 4 * 2 * 2^-32 (~1.9e-9, one clip in 500 million). The same bound
-covers a marked clip misread as another id: a decoding error gives a word whose check matches with
-probability 2^-32 per version, and the reader says "no watermark".
+clip, plain or mirrored, upright or tilted (the peaks of both scans compete for the 4), and
+accepts a decoded 64-bit word only if its 32-bit check matches its id under one of the 2 versions.
+On content with no Sitter mark the decoded word does not depend on the hash, which matches an
+arbitrary word with probability 2^-32 per version; so an unmarked clip reads as marked with
+probability <= 4 * 2 * 2^-32 (~1.9e-9, one clip in 500 million). The same bound covers a marked
+clip misread as another id: a decoding error gives a word whose check matches with probability
+2^-32 per version, and the reader says "no watermark".
 
 Invisible does not mean secure: the layout key is public (anyone can verify), so someone who
 knows this module can estimate and subtract the mark. It labels; it does not resist a forger.
@@ -185,7 +204,8 @@ def read_watermark(source: Iterable[np.ndarray] | str | os.PathLike) -> Watermar
     """Find the Sitter watermark in a clip (a video file or RGB frames) and decode its id.
 
     Looks at up to 31 frames spread evenly over the clip, whatever its length, and copes with
-    re-encoding, rescaling, cropping, mirroring, brightness changes and dropped frames. Raises only when the
+    re-encoding, rescaling, cropping, mirroring, a tilt of a few degrees, brightness changes and
+    dropped frames. Raises only when the
     input cannot be read (UnreadableMedia for a bad file, ValueError for frames of mixed sizes);
     an unmarked clip returns found=False.
     """
@@ -441,6 +461,7 @@ def _scan(plane: np.ndarray, angle: float, scheme: _Scheme) -> list[tuple[float,
     pilot = scheme.owner < 0
     fy, kx = scheme.fy[pilot], scheme.kx[pilot]
     periods = TILE * np.exp(np.arange(np.log(SCALE_RANGE[0]), np.log(SCALE_RANGE[1]), SCAN_STEP))
+    periods = periods[periods <= min(height, width)]  # a period the frame does not hold once is noise
     scores = np.zeros((2, len(periods)))  # (plain, mirrored)
     for i, period in enumerate(periods):
         cols = np.rint(kx * (2 * width / period)).astype(int)
