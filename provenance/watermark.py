@@ -22,10 +22,14 @@ The algorithm (two versions, V1 and V2; changing any constant below makes a new 
    stronger than 42 dB PSNR in all.
 4. Reading whitens the luma of up to 31 frames sampled across the clip, each the mean of the frames
    up to the next sample, and sums them: the mark is the same in every frame, so it adds up
-   coherently (soft combining across frames). A scan over tile periods (0.2x-3x) against the pilot,
-   in the spectrum as it is and as mirrored, finds any rescale or left-right flip; the pilot's
-   correlation peak in the folded tile finds any crop. Each bit's bins, weighted by how much of the
-   pilot survived in their band, are summed into soft bits and Viterbi-decoded.
+   coherently (soft combining across frames). A scan over tile periods (0.2x-3x, no longer than the
+   frame's short side) against the pilot, in the spectrum as it is and as mirrored, finds any rescale
+   or left-right flip; the pilot's correlation peak in the folded tile finds any crop. A tilt of up
+   to 4 degrees either way is found from the autocorrelation of the summed luma (a tiled mark peaks
+   at the lattice's two side vectors, whatever the content): when the lattice is turned, the scan
+   runs again on the luma turned back, and the fold polishes the angle to ~0.03 degrees. Each bit's
+   bins, weighted by how much of the pilot survived in their band, are summed into soft bits and
+   Viterbi-decoded.
 5. The id is reported only if the decoded check matches that of a version the reader knows;
    otherwise the clip reads as unmarked.
 
@@ -33,16 +37,31 @@ Renders write `ALGORITHM`, V1, until V2 keeps every attack the bench makes at 16
 far less visible (bench/RESULTS.md), but under a 0.5x downscale it loses the astronaut portrait, which
 V1 keeps. Not for want of sync: at 0.5x the astronaut's period is found but too few payload bits
 survive (bit accuracy 0.75), and the sky's 0.5 levels vanish under the encoder's dead zone; what was
-tried is in bench/bench_watermark.py's TRIED. The reader reads both; only the check's personalization
-tells them apart, and `WatermarkReading.algorithm` says which wrote a clip.
+tried is in bench/bench_watermark.py's TRIED.
+
+What the reader cannot do without a new embedder (measured at the true geometry, 6 clips, 2026-12-03):
+- Downscale 0.25x: the tile's period becomes 32 px and the band 0.19-0.75 cycles a pixel; the box
+  filter and CRF 23 on a 128 px frame leave bit accuracy 0.49-0.65 for V2 (V1: 0.71, and 0.90 on a
+  1280x720 clip, which now reads), and the pilot's peak (3.6-4.2 sd) is under the scan's noise
+  maximum. Whitening is not the cause (its high-pass passes the whole band there). It needs a band
+  that sits lower, or more strength, in the embedder.
+- Screen capture (0.75x, blur 1, noise 2, gamma 0.9, CRF 28): at the true period the payload keeps
+  bit accuracy 0.71-0.85 on 5 of 6 clips, but the pilot's peak (4.0-5.4 sd) is mostly at noise
+  level: the true period ranks 17th to 93rd of the scan's peaks. Scoring only the band's low rings
+  (where the blur leaves the mark) did not lift it above the noise either. The sync is what fails:
+  a stronger pilot (or a larger pilot share) is an embedder change.
+
+The reader reads both versions; only the check's personalization tells them apart, and
+`WatermarkReading.algorithm` says which wrote a clip.
 
 False positives: the reader Viterbi-decodes at most `MAX_DECODES` (4) candidate geometries per
-clip, plain or mirrored, and accepts a decoded 64-bit word only if its 32-bit check matches its id
-under one of the 2 versions. On content with no Sitter mark the decoded word does not depend on the
-hash, which matches an arbitrary word with probability 2^-32 per version; so an unmarked clip reads
-as marked with probability <= 4 * 2 * 2^-32 (~1.9e-9, one clip in 500 million). The same bound
-covers a marked clip misread as another id: a decoding error gives a word whose check matches with
-probability 2^-32 per version, and the reader says "no watermark".
+clip, plain or mirrored, upright or tilted (the peaks of both scans compete for the 4), and
+accepts a decoded 64-bit word only if its 32-bit check matches its id under one of the 2 versions.
+On content with no Sitter mark the decoded word does not depend on the hash, which matches an
+arbitrary word with probability 2^-32 per version; so an unmarked clip reads as marked with
+probability <= 4 * 2 * 2^-32 (~1.9e-9, one clip in 500 million). The same bound covers a marked
+clip misread as another id: a decoding error gives a word whose check matches with probability
+2^-32 per version, and the reader says "no watermark".
 
 Invisible does not mean secure: the layout key is public (anyone can verify), so someone who
 knows this module can estimate and subtract the mark. It labels; it does not resist a forger.
@@ -98,6 +117,8 @@ MAX_SAMPLED_FRAMES = 32  # the sampler keeps 16-31 frames of a long clip, spread
 SCALE_RANGE = (0.2, 3.0)  # rescales the reader looks for (the tile's period over TILE)
 SCAN_STEP = 0.003  # log-scale step of that scan; the pilot peak is ~1% wide at 512 px
 MAX_DECODES = 4  # candidate geometries Viterbi-decoded per clip (enters the false-positive bound)
+MAX_TILT = 4.0  # degrees: the reader looks for a rotation this far either way
+TILT_STEP = 0.25  # degrees: the coarse step of that search (the pilot's peak survives ~0.3 degrees off)
 MIN_READ_SIDE = 64  # anything smaller cannot hold a period; it reads as unmarked
 
 
@@ -183,7 +204,8 @@ def read_watermark(source: Iterable[np.ndarray] | str | os.PathLike) -> Watermar
     """Find the Sitter watermark in a clip (a video file or RGB frames) and decode its id.
 
     Looks at up to 31 frames spread evenly over the clip, whatever its length, and copes with
-    re-encoding, rescaling, cropping, mirroring, brightness changes and dropped frames. Raises only when the
+    re-encoding, rescaling, cropping, mirroring, a tilt of a few degrees, brightness changes and
+    dropped frames. Raises only when the
     input cannot be read (UnreadableMedia for a bad file, ValueError for frames of mixed sizes);
     an unmarked clip returns found=False.
     """
@@ -406,23 +428,40 @@ class _Geometry:
     offset_y: float
     score: float  # the pilot's correlation peak, in standard deviations over all offsets
     mirrored: bool = False  # the clip was flipped left to right (social media's selfie mirror)
+    angle: float = 0.0  # degrees the frame (flipped back when mirrored) is turned by before it is folded
 
 
 def _candidate_geometries(total: np.ndarray, scheme: _Scheme) -> list[_Geometry]:
-    """The MAX_DECODES likeliest tile geometries, best first, mirrored or not.
+    """The MAX_DECODES likeliest tile geometries, best first, mirrored or not, upright or tilted.
 
-    Scans every tile period in SCALE_RANGE against the pilot. Each scan step reads the pilot's
-    bins straight off one zero-padded spectrum of the frame (folding at a period samples the
-    spectrum at its harmonics), so ~800 periods cost ~0.1 s. A mirrored frame's spectrum is the
-    same one read at the opposite vertical frequency and conjugated (a flip left to right, up to a
-    shift, which the pilot's peak absorbs), so the scan looks for both at once. The best peaks of
-    either are then polished.
+    The period scan (`_scan`) runs on the frame as read and, when `_tilt` finds the tile's lattice
+    turned, once more on the frame turned back; the MAX_DECODES best peaks of both are polished.
     """
-    height, width = total.shape
-    spectrum = np.fft.rfft2(total, s=(2 * height, 2 * width))
+    peaks = _scan(total, 0.0, scheme)
+    tilt = _tilt(total)
+    if tilt:
+        peaks += _scan(_turn(total, tilt), tilt, scheme)
+    peaks = sorted(peaks, key=lambda peak: -peak[0])[:MAX_DECODES]
+    refined = [_refine(total, period, mirrored, angle, scheme) for _, period, mirrored, angle in peaks]
+    return sorted(refined, key=lambda geometry: -geometry.score)
+
+
+def _scan(plane: np.ndarray, angle: float, scheme: _Scheme) -> list[tuple[float, float, bool, float]]:
+    """The local peaks (score, period, mirrored, angle to fold at) of the pilot over every tile period
+    in SCALE_RANGE, on a plane already turned upright by `angle` degrees.
+
+    Each scan step reads the pilot's bins straight off one zero-padded spectrum of the plane (folding
+    at a period samples the spectrum at its harmonics), so ~800 periods cost ~0.1 s. A mirrored
+    frame's spectrum is the same one read at the opposite vertical frequency and conjugated (a flip
+    left to right, up to a shift, which the pilot's peak absorbs), so the scan looks for both at once.
+    Flipping back a mirrored frame turns its tilt the other way, hence the angle's sign.
+    """
+    height, width = plane.shape
+    spectrum = np.fft.rfft2(plane, s=(2 * height, 2 * width))
     pilot = scheme.owner < 0
     fy, kx = scheme.fy[pilot], scheme.kx[pilot]
     periods = TILE * np.exp(np.arange(np.log(SCALE_RANGE[0]), np.log(SCALE_RANGE[1]), SCAN_STEP))
+    periods = periods[periods <= min(height, width)]  # a period the frame does not hold once is noise
     scores = np.zeros((2, len(periods)))  # (plain, mirrored)
     for i, period in enumerate(periods):
         cols = np.rint(kx * (2 * width / period)).astype(int)
@@ -432,32 +471,70 @@ def _candidate_geometries(total: np.ndarray, scheme: _Scheme) -> list[_Geometry]
         plain = np.where(seen, spectrum[rows % (2 * height), cols], 0)
         mirrored = np.where(seen, np.conj(spectrum[-rows % (2 * height), cols]), 0)
         scores[0, i], scores[1, i] = _pilot_peak(plain, scheme)[0], _pilot_peak(mirrored, scheme)[0]
-    peaks = [(flip, i) for flip in (0, 1) for i in range(1, len(periods) - 1)
-             if scores[flip, i - 1] <= scores[flip, i] >= scores[flip, i + 1]]
-    peaks = sorted(peaks, key=lambda peak: -scores[peak])[:MAX_DECODES]
-    refined = [_refine(total, periods[i], bool(flip), scheme) for flip, i in peaks]
-    return sorted(refined, key=lambda geometry: -geometry.score)
+    return [(scores[flip, i], periods[i], bool(flip), -angle if flip else angle)
+            for flip in (0, 1) for i in range(1, len(periods) - 1)
+            if scores[flip, i - 1] <= scores[flip, i] >= scores[flip, i + 1]]
 
 
-def _refine(total: np.ndarray, period: float, mirrored: bool, scheme: _Scheme) -> _Geometry:
-    """Polish a scanned period, per axis, by the pilot's peak on the folded frame (the fold
-    needs the period to ~0.1%), and locate the tile."""
-    best = _locate(total, period, period, mirrored, scheme)
+def _tilt(total: np.ndarray) -> float:
+    """The tile lattice's rotation in degrees (a multiple of TILT_STEP within MAX_TILT; 0 when upright
+    or not found), from the plane's autocorrelation.
+
+    A tiled mark makes the autocorrelation peak at the lattice's two side vectors, (P cos a, P sin a)
+    and (-P sin a, P cos a), whatever the content, the crop or a mirror (a mirrored square lattice is
+    a square lattice). The search reads both over every angle and period at once: one more FFT and
+    ~30k look-ups, ~20 ms at 512x512. Content makes the short lags loud, so only periods of at least
+    half a tile are looked for (a downscale past 0.5x and a tilt together are not).
+    """
+    height, width = total.shape
+    spectrum = np.fft.rfft2(total, s=(2 * height, 2 * width))
+    correlation = np.fft.irfft2(np.abs(spectrum) ** 2, s=(2 * height, 2 * width))
+    periods = TILE * np.exp(np.arange(np.log(0.5), np.log(SCALE_RANGE[1]), SCAN_STEP))
+    periods = periods[2 * periods <= min(height, width)]
+    if not len(periods):
+        return 0.0
+    angles = np.arange(-MAX_TILT, MAX_TILT + TILT_STEP / 2, TILT_STEP)
+    cos, sin = np.cos(np.deg2rad(angles))[:, None], np.sin(np.deg2rad(angles))[:, None]
+
+    def at(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return correlation[np.rint(y).astype(int) % (2 * height), np.rint(x).astype(int) % (2 * width)]
+
+    scores = at(periods * cos, periods * sin) + at(-periods * sin, periods * cos)
+    return float(angles[np.unravel_index(np.argmax(scores), scores.shape)[0]])
+
+
+def _turn(plane: np.ndarray, angle: float) -> np.ndarray:
+    """The plane turned by `angle` degrees about its centre (cv2's sense), corners left at zero."""
+    height, width = plane.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    return cv2.warpAffine(plane, matrix, (width, height), flags=cv2.INTER_LINEAR)
+
+
+def _refine(total: np.ndarray, period: float, mirrored: bool, angle: float, scheme: _Scheme) -> _Geometry:
+    """Polish a scanned period, per axis, and a tilt by the pilot's peak on the folded frame (the
+    fold needs the period to ~0.1% and the angle to ~0.1 degree), and locate the tile."""
+    best = _locate(total, period, period, mirrored, angle, scheme)
     for step in (0.002, 0.001, 0.0005):
         for factor_x, factor_y in ((1 + step, 1), (1 - step, 1), (1, 1 + step), (1, 1 - step)):
-            trial = _locate(total, best.period_x * factor_x, best.period_y * factor_y, mirrored, scheme)
+            trial = _locate(total, best.period_x * factor_x, best.period_y * factor_y, mirrored, best.angle, scheme)
             if trial.score > best.score:
                 best = trial
+        if angle:
+            for turn in (TILT_STEP * step / 0.004, -TILT_STEP * step / 0.004):
+                trial = _locate(total, best.period_x, best.period_y, mirrored, best.angle + turn, scheme)
+                if trial.score > best.score:
+                    best = trial
     return best
 
 
-def _locate(total: np.ndarray, period_x: float, period_y: float, mirrored: bool, scheme: _Scheme) -> _Geometry:
-    """Fold at the given period and find the pilot in the folded tile."""
-    folded = _fold(total, _Geometry(period_x, period_y, 0.0, 0.0, 0.0, mirrored))
+def _locate(total: np.ndarray, period_x: float, period_y: float, mirrored: bool, angle: float,
+            scheme: _Scheme) -> _Geometry:
+    """Fold at the given period and angle and find the pilot in the folded tile."""
+    folded = _fold(total, _Geometry(period_x, period_y, 0.0, 0.0, 0.0, mirrored, angle))
     pilot = scheme.owner < 0
     values = np.fft.rfft2(folded)[scheme.rows[pilot], scheme.kx[pilot]]
     score, offset_x, offset_y = _pilot_peak(values, scheme)
-    return _Geometry(period_x, period_y, offset_x, offset_y, score, mirrored)
+    return _Geometry(period_x, period_y, offset_x, offset_y, score, mirrored, angle)
 
 
 def _pilot_peak(values: np.ndarray, scheme: _Scheme) -> tuple[float, float, float]:
@@ -491,7 +568,7 @@ def _fold(plane: np.ndarray, geometry: _Geometry) -> np.ndarray:
         plane = np.ascontiguousarray(plane[:, ::-1])
     height, width = plane.shape
     out_w, out_h = int(width * scale_x), int(height * scale_y)
-    matrix = np.float32([[scale_x, 0, 0], [0, scale_y, 0]])
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), geometry.angle, 1.0) * [[scale_x], [scale_y]]
     resampled = cv2.warpAffine(plane, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR)
     rows, cols = -(-out_h // TILE), -(-out_w // TILE)
     padded = np.zeros((rows * TILE, cols * TILE), np.float32)

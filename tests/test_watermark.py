@@ -213,6 +213,16 @@ def test_a_clip_marked_by_either_version_reads(clip: list[np.ndarray], tmp_path:
     assert read_watermark([shaped.embed(frame) for frame in clip[:20]]).algorithm == V2 != V1
 
 
+@pytest.mark.parametrize("angle", [3.0, -3.0])
+def test_reads_a_tilted_copy(delivered: list[np.ndarray], tmp_path: Path, angle: float) -> None:
+    """Turned by 3 degrees either way about the centre (a re-shot or a tilted edit), then re-encoded.
+    Before the reader searched for a tilt, 1 degree was enough to lose the mark."""
+    height, width = delivered[0].shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    tilted = [cv2.warpAffine(frame, matrix, (width, height), borderMode=cv2.BORDER_REFLECT) for frame in delivered]
+    assert_reads(read_watermark(reencode(tilted, tmp_path / "tilted.mp4")))
+
+
 @pytest.mark.parametrize("start", [0, 23, 50])
 def test_any_two_second_cut_reads(delivered: list[np.ndarray], tmp_path: Path, start: int) -> None:
     cut = delivered[start:start + 2 * FPS]
