@@ -18,15 +18,15 @@ def warp_quality(identity: Identity, motion: Motion) -> tuple[float, float, int,
     `engine.warp.locate`) against the driver's transferred landmarks (`Motion.landmarks`), and against the warp's
     own targets (the same after the engine's easing), mean over landmarks and frames, as a fraction of the
     inter-ocular distance (outer eye corners, 36-45). Flips: triangles turned over, all frames. Background: the
-    largest pixel difference, all frames, between the rendered frame and the source crop where the head layer is
-    neither at rest nor in that frame (its matte 0 in both): what the head uncovers is not counted, everything
-    else should not have moved.
+    largest pixel difference, all frames, between the rendered frame and the background layer (the source crop,
+    but for an extended edge's mirror of the head, filled) where the head layer is neither at rest nor in that
+    frame (its matte 0 in both): what the head uncovers is not counted, everything else should not have moved.
     """
     span = eye_span(identity.landmarks)
     driven = motion.landmarks(identity.landmarks)
     aimed = targets(identity, motion)[:, :68]
     rest = identity.matte[:identity.size] == 0
-    crop = identity.image[:identity.size]
+    behind = identity.background
     frames = WarpEngine(WarpConfig(size=identity.size)).render(identity, motion)
     to_driver, to_target, background = [], [], 0
     for t, (frame, (map_x, map_y)) in enumerate(zip(frames, frame_maps(identity, motion), strict=True)):
@@ -35,6 +35,6 @@ def warp_quality(identity: Identity, motion: Motion) -> tuple[float, float, int,
         to_target.append(np.linalg.norm(landed - aimed[t], axis=1).mean())
         matte = head_layer(identity, map_x, map_y)[..., 3]
         outside = rest & (matte == 0)
-        background = max(background, int(np.abs(frame[outside].astype(int) - crop[outside]).max()))
+        background = max(background, int(np.abs(frame[outside].astype(int) - behind[outside]).max()))
     return (float(np.mean(to_driver)) / span, float(np.mean(to_target)) / span,
             int(flips(identity, motion).sum()), background)

@@ -31,7 +31,7 @@ def test_a_gaze_offset_moves_the_iris_centre_and_it_stays_inside_the_eye(engine:
         along = (outline[3] - outline[0]) / width
         rest = locate_iris(frames[0], outline)
         source = locate_iris(identity.image[:SIZE], outline).centre
-        assert np.linalg.norm(rest.centre - source) < 0.02  # at rest, where the source has it
+        assert np.linalg.norm(rest.centre - source) < 0.05  # at rest, where the source has it (a 20th of a px)
         for gaze, frame in zip(asked[1:4], frames[1:4], strict=True):
             moved = locate_iris(frame, outline).centre - rest.centre
             assert moved @ along == pytest.approx(gaze[0] * width, abs=0.3 * abs(gaze[0]) * width + 0.5)
