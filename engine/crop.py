@@ -91,8 +91,8 @@ def mirrored_from(box: Square, shape: tuple[int, int], size: int) -> np.ndarray 
     if not (x0 < 0 or y0 < 0 or x0 + side > width or y0 + side > height):
         return None
     steps = (np.arange(size) + 0.5) * (side / size) - 0.5  # crop px -> offsets in image px, as cv2.resize maps
-    columns = _folded(x0 + steps, width) - x0
-    rows = _folded(y0 + steps, height) - y0
+    columns = _reflected(x0 + steps, width) - x0
+    rows = _reflected(y0 + steps, height) - y0
     back = size / side
     grid = np.meshgrid((columns + 0.5) * back - 0.5, (rows + 0.5) * back - 0.5)
     return np.stack(grid, axis=-1).astype(np.float32)
@@ -125,17 +125,9 @@ def _extended(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
     return cv2.blendLinear(mirrored, fill, 1 - weight, weight)
 
 
-def _reflected(indices: np.ndarray, length: int) -> np.ndarray:
-    """Indices into an axis of `length` mirrored about its ends (..., 2, 1, 0, 1, 2, ...), however far past."""
-    if length == 1:
-        return np.zeros_like(indices)
-    period = 2 * (length - 1)
-    folded = np.mod(indices, period)
-    return np.where(folded < length, folded, period - folded)
-
-
-def _folded(positions: np.ndarray, length: int) -> np.ndarray:
-    """`_reflected` for positions between pixel centres: mirrored about the first and last pixel's centre."""
+def _reflected(positions: np.ndarray, length: int) -> np.ndarray:
+    """Positions along an axis of `length` pixels mirrored about its first and last pixel's centre, however far
+    past: indices (..., 2, 1, 0, 1, 2, ...) for integers, and the same between pixel centres."""
     if length == 1:
         return np.zeros_like(positions)
     period = 2 * (length - 1)

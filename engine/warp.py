@@ -101,7 +101,6 @@ class Identity:
     image: np.ndarray  # (size + atlas rows, size, 3) uint8: the face crop, then the inner mouth's atlas below it
     texture: np.ndarray  # (S x (size + atlas rows), S x size, 4) uint8, S = SUPERSAMPLE: what is warped: the
     # head layer, its matte as alpha; sample it with `head_layer`
-    matte: np.ndarray  # (size + atlas rows, size) uint8: the head layer's matte at the output's resolution
     background: np.ndarray  # (size, size, 3) uint8: the background layer, the head filled in
     size: int
     rest: np.ndarray  # (P, 2) mesh vertices at rest: 68 landmarks, head points, then fixed anchors
@@ -117,6 +116,12 @@ class Identity:
     eyes: tuple[EyeLayers, EyeLayers]  # the right and left eye's iris, sclera and lid, to look about and blink
     crop: tuple[int, int, int]  # x, y, side of the square taken from the source image, in source px
     notes: tuple[str, ...]  # what the caller should tell the user (several faces, padded image, ...)
+
+    @property
+    def matte(self) -> np.ndarray:
+        """(size + atlas rows, size) uint8: the head layer's matte at the output's resolution (the texture
+        repeats each of its values over S x S texels)."""
+        return np.ascontiguousarray(self.texture[::SUPERSAMPLE, ::SUPERSAMPLE, 3])
 
     @property
     def landmarks(self) -> np.ndarray:
@@ -160,8 +165,7 @@ class WarpEngine:
             notes.append("the face is close to the image's edge; the edge was extended to frame it")
         for line in notes:
             logger.warning(line)
-        mirrored = mirrored_from(box, image.shape[:2], self.config.size) if padded else None
-        return _build_identity(crop, points, box, mirrored, tuple(notes))
+        return _build_identity(crop, points, box, mirrored_from(box, image.shape[:2], self.config.size), tuple(notes))
 
     def render(self, identity: Identity, motion: Motion) -> Iterator[np.ndarray]:
         """Yield `motion.frames` RGB uint8 frames (size, size, 3): the identity's face moving as `motion` says."""
@@ -442,7 +446,6 @@ def _build_identity(crop: np.ndarray, landmarks: np.ndarray, box: tuple[int, int
     return Identity(
         image=image,
         texture=_supersampled(texture),
-        matte=texture[..., 3].copy(),
         background=background,
         size=size,
         rest=rest,

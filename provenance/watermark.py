@@ -205,9 +205,8 @@ def read_watermark(source: Iterable[np.ndarray] | str | os.PathLike) -> Watermar
 
     Looks at up to 31 frames spread evenly over the clip, whatever its length, and copes with
     re-encoding, rescaling, cropping, mirroring, a tilt of a few degrees, brightness changes and
-    dropped frames. Raises only when the
-    input cannot be read (UnreadableMedia for a bad file, ValueError for frames of mixed sizes);
-    an unmarked clip returns found=False.
+    dropped frames. Raises only when the input cannot be read (UnreadableMedia for a bad file,
+    ValueError for frames of mixed sizes); an unmarked clip returns found=False.
     """
     frames = read_frames(source) if isinstance(source, str | os.PathLike) else source
     lumas, means = _sample_lumas(frames)
@@ -437,18 +436,27 @@ def _candidate_geometries(total: np.ndarray, scheme: _Scheme) -> list[_Geometry]
     The period scan (`_scan`) runs on the frame as read and, when `_tilt` finds the tile's lattice
     turned, once more on the frame turned back; the MAX_DECODES best peaks of both are polished.
     """
-    peaks = _scan(total, 0.0, scheme)
-    tilt = _tilt(total)
+    spectrum = _padded_spectrum(total)
+    peaks = _scan(spectrum, total.shape, 0.0, scheme)
+    tilt = _tilt(spectrum, total.shape)
     if tilt:
-        peaks += _scan(_turn(total, tilt), tilt, scheme)
+        peaks += _scan(_padded_spectrum(_turn(total, tilt)), total.shape, tilt, scheme)
     peaks = sorted(peaks, key=lambda peak: -peak[0])[:MAX_DECODES]
     refined = [_refine(total, period, mirrored, angle, scheme) for _, period, mirrored, angle in peaks]
     return sorted(refined, key=lambda geometry: -geometry.score)
 
 
-def _scan(plane: np.ndarray, angle: float, scheme: _Scheme) -> list[tuple[float, float, bool, float]]:
+def _padded_spectrum(plane: np.ndarray) -> np.ndarray:
+    """The plane's real 2-D DFT, zero-padded to twice its size: what the period scan and the tilt search read."""
+    height, width = plane.shape
+    return np.fft.rfft2(plane, s=(2 * height, 2 * width))
+
+
+def _scan(spectrum: np.ndarray, shape: tuple[int, int], angle: float,
+          scheme: _Scheme) -> list[tuple[float, float, bool, float]]:
     """The local peaks (score, period, mirrored, angle to fold at) of the pilot over every tile period
-    in SCALE_RANGE, on a plane already turned upright by `angle` degrees.
+    in SCALE_RANGE, on a plane of `shape` already turned upright by `angle` degrees, from its
+    `_padded_spectrum`.
 
     Each scan step reads the pilot's bins straight off one zero-padded spectrum of the plane (folding
     at a period samples the spectrum at its harmonics), so ~800 periods cost ~0.1 s. A mirrored
@@ -456,8 +464,7 @@ def _scan(plane: np.ndarray, angle: float, scheme: _Scheme) -> list[tuple[float,
     left to right, up to a shift, which the pilot's peak absorbs), so the scan looks for both at once.
     Flipping back a mirrored frame turns its tilt the other way, hence the angle's sign.
     """
-    height, width = plane.shape
-    spectrum = np.fft.rfft2(plane, s=(2 * height, 2 * width))
+    height, width = shape
     pilot = scheme.owner < 0
     fy, kx = scheme.fy[pilot], scheme.kx[pilot]
     periods = TILE * np.exp(np.arange(np.log(SCALE_RANGE[0]), np.log(SCALE_RANGE[1]), SCAN_STEP))
@@ -476,7 +483,7 @@ def _scan(plane: np.ndarray, angle: float, scheme: _Scheme) -> list[tuple[float,
             if scores[flip, i - 1] <= scores[flip, i] >= scores[flip, i + 1]]
 
 
-def _tilt(total: np.ndarray) -> float:
+def _tilt(spectrum: np.ndarray, shape: tuple[int, int]) -> float:
     """The tile lattice's rotation in degrees (a multiple of TILT_STEP within MAX_TILT; 0 when upright
     or not found), from the plane's autocorrelation.
 
@@ -484,10 +491,10 @@ def _tilt(total: np.ndarray) -> float:
     and (-P sin a, P cos a), whatever the content, the crop or a mirror (a mirrored square lattice is
     a square lattice). The search reads both over every angle and period at once: one more FFT and
     ~30k look-ups, ~20 ms at 512x512. Content makes the short lags loud, so only periods of at least
-    half a tile are looked for (a downscale past 0.5x and a tilt together are not).
+    half a tile are looked for (a downscale past 0.5x and a tilt together are not). `spectrum` is the
+    plane's `_padded_spectrum`, and `shape` its size.
     """
-    height, width = total.shape
-    spectrum = np.fft.rfft2(total, s=(2 * height, 2 * width))
+    height, width = shape
     correlation = np.fft.irfft2(np.abs(spectrum) ** 2, s=(2 * height, 2 * width))
     periods = TILE * np.exp(np.arange(np.log(0.5), np.log(SCALE_RANGE[1]), SCAN_STEP))
     periods = periods[2 * periods <= min(height, width)]
