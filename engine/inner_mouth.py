@@ -40,6 +40,8 @@ PARTING_DARK = 0.5  # a row of the source's own inside this much darker than its
 OWN_INSIDE_FROM = 2.0  # px: a source mouth open this much (mean inner-lip gap) lends the texture its own inside
 EDGE_OFFSET = 0.06  # mouth widths: the lips' colour along the opening is read this far outside it, past the
 # dark line between a shut mouth's lips
+BRIGHT_TO_TEETH, TEETH_TINT = 1.25, 0.3  # where the eyes' whites can't say: teeth this much lighter than the
+# picture's brighter half, with this share of the skin's tint
 TEETH_GREY = 0.4  # teeth are the eyes' whites this much nearer grey: whites read warm in old paint and prints
 SOBEL_BLUR = 0.9  # px: the blur the blur estimate reads on a perfectly sharp image (the Sobel kernel's own)
 GRAIN_BAND = 2.5  # px: the grain is what a Gaussian of this sigma smooths away on the chin
@@ -137,7 +139,7 @@ def _look(crop: np.ndarray, landmarks: np.ndarray, outline: np.ndarray, width: i
         lower_lip=_median(crop, lower),
         upper_edge=_along_lip(crop, outline, width, -EDGE_OFFSET),
         lower_edge=_along_lip(crop, outline, width, EDGE_OFFSET),
-        teeth=_whites(crop, gray, eyes, skin),
+        teeth=_whites(crop, gray, eyes, around),
         skin=skin,
         blur=_blur(gray, cv2.boundingRect(cv2.dilate(lips, np.ones((25, 25), np.uint8)))),
         grain=_grain(gray, landmarks),
@@ -160,16 +162,20 @@ def _along_lip(crop: np.ndarray, outline: np.ndarray, width: int, offset: float)
     return cv2.GaussianBlur(colours[None], (0, 0), 1.5)[0]
 
 
-def _whites(crop: np.ndarray, gray: np.ndarray, eyes: np.ndarray, skin: float) -> np.ndarray:
-    """The whites of the eyes (their brightest fifth), or the skin lightened where the eyes are too small
-    to read: the colour this image gives something white in the face."""
-    seen = eyes > 0
+def _whites(crop: np.ndarray, gray: np.ndarray, eyes: np.ndarray, around: np.ndarray) -> np.ndarray:
+    """The whites of the eyes (their brightest fifth), or where they cannot be read (eyes too small, or
+    darker than the skin around the lips, the mask `around`: behind glasses, in shadow) a grey as light as the
+    picture's brighter half, lightened, with a little of that skin's tint: the colour this image gives something
+    white in the face. The brighter half gives the light only, not the colour: it is often the background
+    (a wooden wall made the teeth yellow)."""
+    seen, skin = eyes > 0, crop[around > 0].astype(np.float64).mean(axis=0)
     if seen.sum() >= 20:
         bright = seen & (gray >= np.percentile(gray[seen], 80))
         whites = crop[bright].astype(np.float64).mean(axis=0)
-        if whites.mean() > skin:
+        if whites.mean() > gray[around > 0].mean():
             return whites + TEETH_GREY * (whites.mean() - whites)
-    return np.clip(crop[gray > np.percentile(gray, 50)].mean(axis=0) * 1.25, 0, 255)
+    light = min(255.0, BRIGHT_TO_TEETH * float(gray[gray > np.percentile(gray, 50)].mean()))
+    return np.clip(light + TEETH_TINT * (skin - skin.mean()), 0, 255)
 
 
 def _blur(gray: np.ndarray, box: tuple[int, int, int, int], probe: float = 1.5) -> float:

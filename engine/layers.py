@@ -7,7 +7,8 @@ moves. With the source split once at prepare time, the head layer moves freely a
 The split is OpenCV's grabCut (Rother et al. 2004), seeded from the landmarks in face units (see `FaceFrame`):
 
     sure head        the face inside its jaw and brows, and the crown above it (forehead, the hair on it)
-    probably head    a wider ellipse over the face, forehead and hair, and the neck down from the chin
+    probably head    a wider ellipse over the face, forehead and hair (below the jaw's middle, only the jaw and a
+                     margin round it), and the neck down from the chin
     probably not     the rest of the square: it is never head, whatever its colour (a wall the colour of skin)
     sure not         the square's edge, except where the neck leaves it at the bottom
 
@@ -36,6 +37,7 @@ ITERATIONS = 4
 FEATHER = 0.04  # face units: the matte's soft edge
 GROW = 0.08  # face units: how far the hard mask is grown before it is softened
 HEAD = ((0.0, -0.45), (1.15, 1.55))  # face units: the ellipse over face, forehead and hair (centre, semi-axes)
+JAW_MARGIN = 0.1  # face units: below the jaw's middle, the head reaches this far past the jaw line (a beard)
 CROWN = ((0.0, -0.4), (0.8, 1.1))  # face units: the ellipse that is surely head (forehead, the hair on it)
 NECK = (0.45, 1.1, 2.6)  # face units: half its width, where it starts below the origin, where it ends
 EDGE = 0.03  # of the square's side: the border band that is surely background
@@ -79,18 +81,37 @@ def _seeds(landmarks: np.ndarray, side: int) -> np.ndarray:
     """grabCut's starting labels for the square, drawn from the face's own frame."""
     frame = face_frame(np.asarray(landmarks, np.float64))
     seeds = np.full((side, side), cv2.GC_PR_BGD, np.uint8)
-    ellipse, crown = _ellipse(frame, HEAD), _ellipse(frame, CROWN)
+    seeds[_head_prior(frame, landmarks, side)] = cv2.GC_PR_FGD
     half, top, bottom = NECK
     neck = frame.to_image(np.array([(-half, top), (half, top), (half, bottom), (-half, bottom)]))
-    for polygon in (ellipse, neck):
-        cv2.fillPoly(seeds, [np.round(polygon).astype(np.int32)], cv2.GC_PR_FGD)
+    cv2.fillPoly(seeds, [np.round(neck).astype(np.int32)], cv2.GC_PR_FGD)
     band = max(1, round(EDGE * side))
     border = np.zeros((side, side), bool)
     border[:band], border[-band:], border[:, :band], border[:, -band:] = True, True, True, True
     seeds[border & (seeds != cv2.GC_PR_FGD)] = cv2.GC_BGD
-    for surely_head in (np.round(crown).astype(np.int32), _face_outline(landmarks)):  # one call each: overlaps of
-        cv2.fillPoly(seeds, [surely_head], cv2.GC_FGD)                             # one call's polygons are holes
+    crown = np.round(_ellipse(frame, CROWN)).astype(np.int32)
+    for surely_head in (crown, _face_outline(landmarks)):  # one call each: overlaps of one call's polygons are holes
+        cv2.fillPoly(seeds, [surely_head], cv2.GC_FGD)
     return seeds
+
+
+def _head_prior(frame: FaceFrame, landmarks: np.ndarray, side: int) -> np.ndarray:
+    """(side, side) bool: where the head may be: the HEAD ellipse down to the jaw's middle (landmarks 4 and 12),
+    and below it only the jaw and JAW_MARGIN around it.
+
+    Beside the lower jaw the ellipse is mostly background, and grabCut takes a background the colour of skin
+    (a wooden wall) for head: that band then travelled with the head over the background it was cut from, a
+    doubled edge beside the neck.
+    """
+    inside = np.zeros((side, side), np.uint8)
+    cv2.fillPoly(inside, [np.round(_ellipse(frame, HEAD)).astype(np.int32)], 1)
+    jaw = np.zeros((side, side), np.uint8)
+    cv2.fillPoly(jaw, [cv2.convexHull(np.round(np.asarray(landmarks)[:17]).astype(np.int32))], 1)
+    grow = max(1, round(JAW_MARGIN * frame.scale))
+    jaw = cv2.dilate(jaw, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), axis=-1).reshape(-1, 2).astype(np.float64)
+    below = (frame.to_face(grid)[:, 1] > frame.to_face(np.asarray(landmarks, np.float64))[[4, 12], 1].mean())
+    return (inside > 0) & (~below.reshape(side, side) | (jaw > 0))
 
 
 def _ellipse(frame: FaceFrame, shape: tuple[tuple[float, float], tuple[float, float]]) -> np.ndarray:

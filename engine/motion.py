@@ -14,7 +14,8 @@ from them.
 
 Three sources of motion:
 - a driving face's landmark track (`from_track`): every frame is expressed in the face frame of the first
-  (neutral) frame, smoothed against detector jitter with a One-Euro filter (Casiez et al. 2012), then split
+  (neutral) frame, smoothed against detector jitter with a One-Euro filter (Casiez et al. 2012) and against its
+  slow drift with a deadband, then split
   into the turn (the mean 3-D face fitted to each frame with cv2.solvePnP, relative to the first frame's fit),
   the pose (a Procrustes fit of the frame's stable points, nose and eye corners, to the turned neutral
   frame's) and the expression (what neither explains); its gaze comes from the driving video's pixels
@@ -42,6 +43,7 @@ MIN_FACE_SCALE = 1.0  # px: a driver's neutral face must be at least this big to
 PIVOT = (0.0, 0.3, -0.9)  # face units (x, y, toward the camera): the head turns about the neck, behind the face
 SPEAKER_SWAY = 2.5  # how much more a speaker's head moves than a sitter's (talk, speech)
 MAX_TURN = 60 * math.pi / 180  # a turn further than this (a profile) is held there: the face would turn edge-on
+DEADBAND = 0.025  # face units (~1 px on a 40 px face): a landmark's drift from the neutral face shrunk away
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +117,7 @@ class Motion:
 
 
 def from_track(track: Track, *, gaze: np.ndarray | None = None, min_cutoff: float = 1.0,
-               beta: float = 5.0) -> Motion:
+               beta: float = 5.0, deadband: float = DEADBAND) -> Motion:
     """The motion of a driving face, relative to its first frame with a face, looking where `gaze` (T, 2)
     says: what engine.eyes.video_gaze reads from the driving video's frames. A landmark track has no pixels
     to find the irises in, so without `gaze` the eyes stay at rest.
@@ -126,7 +128,8 @@ def from_track(track: Track, *, gaze: np.ndarray | None = None, min_cutoff: floa
     and `beta` are the One-Euro filter's: a still face is smoothed below `min_cutoff`, and the cutoff
     rises with speed (in face units a second, times `beta`) so that fast speech keeps its peaks. On the
     shared driving fixtures the defaults halve the jitter of a still face and keep ~93% of the mouth's
-    widest openings (a plain 1.5 Hz low-pass would keep 75%).
+    widest openings (a plain 1.5 Hz low-pass would keep 75%). `deadband` (face units) is how far a landmark
+    must drift from the neutral face before it moves at all (see _deadbanded); 0 keeps every drift.
     """
     if not MIN_FPS <= track.fps <= MAX_FPS:
         raise BadMotion(f"the driver runs at {track.fps:g} fps; a motion runs at {MIN_FPS:g} to {MAX_FPS:g} fps, "
@@ -139,6 +142,7 @@ def from_track(track: Track, *, gaze: np.ndarray | None = None, min_cutoff: floa
     # the whole track is at hand, so it is filtered forwards then backwards: no lag, and the neutral
     # first frame is smoothed as much as the rest (its noise would otherwise be in every frame's expression)
     shapes = _one_euro(_one_euro(shapes, track.fps, min_cutoff, beta)[::-1], track.fps, min_cutoff, beta)[::-1]
+    shapes = _deadbanded(shapes, deadband)
     heights = depth(shapes[0])
     turn = _turns(shapes)
     pose, undone = _decompose(shapes, _turned(shapes[0], heights, turn))
@@ -260,6 +264,21 @@ def _decompose(shapes: np.ndarray, turned: np.ndarray) -> tuple[np.ndarray, np.n
     undone = (z - shift[:, None]) / ratio[:, None]
     pose = np.stack([np.abs(ratio), np.angle(ratio), shift.real, shift.imag], axis=1)
     return pose, np.stack([undone.real, undone.imag], axis=-1)
+
+
+def _deadbanded(shapes: np.ndarray, band: float) -> np.ndarray:
+    """(T, 68, 2) face units: each landmark's drift d from the first frame shrunk by a garrote, d (1 - band²/|d|²)
+    where |d| > band and nothing below it.
+
+    A detector's error is mostly slow (a bias that wanders with lighting and the face's small turns), which no
+    low-pass removes: on a face that barely moves, the outline of the jaw and cheeks then wanders by a pixel or
+    two against the background, and rendering that wander is worse than holding still (the shared clip_03 lost
+    8% to the still frame). The garrote takes such drift out and leaves a real motion all but whole: a 0.25
+    face-unit move loses 1%.
+    """
+    drift = shapes - shapes[:1]
+    size = np.maximum(np.sum(drift * drift, axis=-1, keepdims=True), 1e-12)
+    return shapes[:1] + drift * np.maximum(0.0, 1.0 - band ** 2 / size)
 
 
 def _fill_gaps(points: np.ndarray) -> np.ndarray:

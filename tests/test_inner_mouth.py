@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import Identity, Motion, WarpConfig, WarpEngine
-from engine.faces import face_frame
+from engine import Identity, Motion, WarpConfig, WarpEngine, load_landmarks
+from engine.faces import LEFT_EYE, RIGHT_EYE, face_frame
 from engine.inner_mouth import mouth_outline
 from engine.warp import targets
 
@@ -75,6 +75,26 @@ def test_lower_teeth_show_only_once_the_jaw_drops(engine: WarpEngine, identities
     assert _teeth_share(frame, identity, _band(landmarks, upper=False)) < 0.1
     frame, landmarks = opened(engine, identity, 0.5)
     assert _teeth_share(frame, identity, _band(landmarks, upper=False)) > 0.25
+
+
+def test_teeth_behind_dark_glasses_do_not_take_a_bright_walls_colour(engine: WarpEngine, tmp_path: Path) -> None:
+    """Where the eyes' whites can't be read (here: painted darker than the skin, as behind tinted glasses), the
+    teeth come from the face's own skin, not from the picture's brightest colours (here: a yellow wooden wall)."""
+    image = cv2.imread(str(DATA / "einstein_photo.jpg"))
+    landmarks = load_landmarks(DATA / "einstein_photo.landmarks.json")[0]
+    for eye in (RIGHT_EYE, LEFT_EYE):
+        cv2.fillPoly(image, [cv2.convexHull(np.round(landmarks[list(eye)]).astype(np.int32)).reshape(-1, 2)],
+                     (40, 40, 40))
+    face = cv2.convexHull(np.round(landmarks[:27]).astype(np.int32))
+    wall = np.ones(image.shape[:2], np.uint8)
+    cv2.fillPoly(wall, [face], 0)
+    wall = cv2.erode(wall, np.ones((61, 61), np.uint8)) > 0  # beside and above the head
+    wall[int(landmarks[8, 1]):] = False
+    image[wall] = (120, 210, 255)  # BGR: a yellow wooden wall
+    cv2.imwrite(str(tmp_path / "glasses.png"), image)
+    identity = engine.prepare([tmp_path / "glasses.png"], [DATA / "einstein_photo.landmarks.json"])
+    frame, landmarks = opened(engine, identity, 0.3)
+    assert _teeth_share(frame, identity, _band(landmarks, upper=True)) > 0.6
 
 
 def test_the_inside_takes_the_source_blur_and_grain(engine: WarpEngine) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from engine import PRESETS, BadMotion, Motion, Track, from_track, load_landmarks, preset, read_track
 from engine.faces import eye_span, face_frame
+from engine.motion import DEADBAND
 
 DATA = Path(__file__).parent / "data"
 
@@ -57,7 +58,7 @@ def test_speech_opens_the_mouth_on_a_rhythm() -> None:
 
 def test_a_drivers_motion_applied_to_the_driver_gives_the_driver_back() -> None:
     track = read_track(DATA / "driving_a_50.landmarks.json")
-    motion = from_track(track, min_cutoff=1e6)  # no smoothing: the transfer alone
+    motion = from_track(track, min_cutoff=1e6, deadband=0)  # no smoothing: the transfer alone
     rebuilt = motion.landmarks(track.points[0].astype(np.float64))
     error = np.linalg.norm(rebuilt - track.points, axis=2).mean() / eye_span(track.points[0])
     assert error < 0.005
@@ -85,6 +86,25 @@ def test_detector_jitter_is_smoothed_away() -> None:
     raw = from_track(Track(25.0, noisy), min_cutoff=1e6)
     smoothed = from_track(Track(25.0, noisy))
     assert np.abs(smoothed.expression).mean() < 0.6 * np.abs(raw.expression).mean()
+
+
+def test_a_slow_detector_drift_under_the_deadband_is_held_still() -> None:
+    still = np.repeat(_einstein()[None], 100, axis=0)
+    frame = face_frame(still[0])
+    wander = np.random.default_rng(1).uniform(-1, 1, (68, 2)) * np.sin(np.linspace(0, np.pi, 100))[:, None, None]
+    drifting = still + wander * (0.6 * DEADBAND / np.sqrt(2)) * frame.scale  # each point under the band
+    motion = from_track(Track(25.0, drifting))
+    assert np.allclose(motion.pose, [1, 0, 0, 0]) and np.abs(motion.expression).max() < 1e-9
+    assert np.abs(from_track(Track(25.0, drifting), deadband=0).expression).max() > 0.5 * DEADBAND
+
+
+def test_the_deadband_keeps_a_real_motion_all_but_whole() -> None:
+    face = _einstein()
+    opening = np.zeros((60, 68, 2))
+    opening[:, [57, 66], 1] = 0.25 * np.sin(np.linspace(0, np.pi, 60))[:, None]  # the jaw drops a quarter unit
+    shown = Motion(25.0, np.tile([1.0, 0, 0, 0], (60, 1)), opening).landmarks(face)
+    kept, whole = (from_track(Track(25.0, shown), deadband=band).expression[30, [57, 66], 1] for band in (DEADBAND, 0))
+    assert np.all(whole > 0.9 * 0.25) and np.all(kept > 0.98 * whole) and np.all(kept <= whole)
 
 
 def test_frames_without_a_face_hold_the_last_face() -> None:
@@ -134,7 +154,7 @@ def test_a_drivers_head_turn_is_read_as_a_turn_not_an_expression() -> None:
     yaw = np.radians(np.linspace(0, 15, 40))
     shown = Motion(25.0, np.tile([1.0, 0, 0, 0], (40, 1)), np.zeros((40, 68, 2)), turn=np.stack(
         [yaw, np.zeros(40)], axis=1)).landmarks(face)
-    motion = from_track(Track(25.0, shown), min_cutoff=1e6)
+    motion = from_track(Track(25.0, shown), min_cutoff=1e6, deadband=0)
     assert abs(np.degrees(motion.turn[-1, 0]) - 15) < 3 and abs(np.degrees(motion.turn[-1, 1])) < 3
     assert np.abs(motion.expression[-1]).max() < 0.03  # face units: the turn is not taken for a grimace
     rebuilt = motion.landmarks(face)
