@@ -73,6 +73,7 @@ def test_consent_then_create_then_verify_in_a_browser(browser_ready: None, studi
                                                       tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)  # a render on a busy machine takes longer than expect's default 5 s
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
