@@ -67,6 +67,7 @@ Invisible does not mean secure: the layout key is public (anyone can verify), so
 knows this module can estimate and subtract the mark. It labels; it does not resist a forger.
 """
 
+import functools
 import hashlib
 import os
 import secrets
@@ -80,9 +81,9 @@ from provenance.errors import FrameTooSmall
 from provenance.video import read_frames
 
 V1 = "org.sitter.wm.tiled-dft.v1"  # one strength over the whole frame
-V2 = "org.sitter.wm.tiled-dft.v2"  # perceptually shaped (see the module docstring: not yet what renders write)
+V2 = "org.sitter.wm.tiled-dft.v2"  # perceptually shaped, in V1's band (never what renders wrote)
+V3 = "org.sitter.wm.tiled-dft.v3"  # perceptually shaped, in a lower band (the candidate: see the docstring)
 ALGORITHM = V1  # what renders write: the name the C2PA soft-binding carries
-ALGORITHMS = (V1, V2)  # every version the reader reads
 
 ID_BITS = 32
 CHECK_BITS = 32
@@ -91,7 +92,8 @@ MIN_PSNR_DB = 40.0
 
 # the tile and its frequency layout
 TILE = 128  # pixels; the pattern repeats with this period
-BAND = (6.0, 24.0)  # radius in tile-DFT bins: 0.047-0.19 cycles/px, survives 0.5x and CRF 28
+BAND = (6.0, 24.0)  # V1, V2: radius in tile-DFT bins: 0.047-0.19 cycles/px, survives 0.5x and CRF 28
+LOW_BAND = (4.0, 12.0)  # V3: 0.031-0.094 cycles/px, which a screen capture's blur and a 0.25x downscale leave
 PILOT_SHARE = 0.25  # of the band's bins; the pilot locates the tile, the rest carry bits
 BAND_RINGS = 6  # the reader weighs the band in this many rings, by what survived in each
 LAYOUT_SEED = 0x51773  # public: anyone may verify a Sitter clip
@@ -104,13 +106,36 @@ CODED_BITS = 2 * (INFO_BITS + CODE_MEMORY)
 
 TARGET_PSNR_DB = 40.3  # v1's strength; rounding keeps every frame above MIN_PSNR_DB
 
-# v2's perceptual shaping: the mark's RMS at a pixel follows what the picture there can hide
-SHAPED_PSNR_DB = 42.0  # no frame's mark is stronger than this, whatever the picture (44 lost 0.5x + crop: RESULTS.md)
+# perceptual shaping (V2, V3): the mark's RMS at a pixel follows what the picture there can hide
+SHAPED_PSNR_DB = 42.0  # V2: no frame's mark is stronger than this, whatever the picture (44 lost 0.5x + crop)
+LOW_BAND_PSNR_DB = 41.0  # V3's cap: at 42 dB the astronaut portrait lost 0.5x + crop 90% (RESULTS.md)
 ACTIVITY_WINDOW = 7  # pixels: the local standard deviation of luma is measured over this square
 FLAT_DEVIATION = 0.5  # levels: texture masking starts above this local standard deviation (a gradient sky is below)
 FLAT_STRENGTH = 0.5  # levels RMS where the picture is flat: a plain wall stays under 0.8 once delivered
-TEXTURE_GAIN = 1.0  # levels RMS added per level of local standard deviation above FLAT_DEVIATION
+TEXTURE_GAIN = 1.0  # V2: levels RMS added per level of local standard deviation above FLAT_DEVIATION
+LOW_BAND_TEXTURE_GAIN = 1.5  # V3's: its fewer, lower carriers want more of the texture's room
 MAX_STRENGTH = 3.0  # levels RMS where there is texture enough to hide it
+
+
+
+@dataclass(frozen=True)
+class _Version:
+    """What a version of the algorithm fixes beyond the shared constants: its check's personalization, its
+    carriers' band and, for a shaped mark, its texture gain and PSNR cap (None: V1's one strength)."""
+
+    person: bytes
+    band: tuple[float, float]
+    shaping: tuple[float, float] | None
+
+
+_VERSIONS = {  # newest first: the reader tries the layouts in this order, so a render's is read first
+    V3: _Version(b"sitter.wm.v3", LOW_BAND, (LOW_BAND_TEXTURE_GAIN, LOW_BAND_PSNR_DB)),
+    V2: _Version(b"sitter.wm.v2", BAND, (TEXTURE_GAIN, SHAPED_PSNR_DB)),
+    V1: _Version(V1.encode()[:16], BAND, None),
+}
+ALGORITHMS = tuple(_VERSIONS)  # every version the reader reads
+_LAYOUTS = tuple((band, tuple(name for name, version in _VERSIONS.items() if version.band == band))
+                 for band in dict.fromkeys(version.band for version in _VERSIONS.values()))
 
 # reading
 MAX_SAMPLED_FRAMES = 32  # the sampler keeps 16-31 frames of a long clip, spread evenly across it
@@ -169,7 +194,8 @@ class Watermarker:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unknown watermark algorithm {algorithm!r}: this module writes {ALGORITHMS}")
         self.wm_id, self.algorithm = wm_id, algorithm
-        scheme = _Scheme.build()
+        self._version = _VERSIONS[algorithm]
+        scheme = _scheme(self._version.band)
         signs = np.where(scheme.owner < 0, 1.0, 1.0 - 2.0 * _codeword(wm_id, algorithm)[scheme.owner])
         spectrum = np.zeros((TILE, TILE // 2 + 1), complex)
         spectrum[scheme.rows, scheme.kx] = signs * np.exp(1j * scheme.phase)
@@ -189,7 +215,8 @@ class Watermarker:
             self._pattern = np.tile(self._tile, (height // TILE + 1, width // TILE + 1))[:height, :width]
             self._pattern = self._pattern.astype(np.float32)
             self._uniform = _uniform_levels(self._pattern)
-        levels = self._uniform if self.algorithm == V1 else _shaped_levels(frame, self._pattern)
+        shaping = self._version.shaping
+        levels = self._uniform if shaping is None else _shaped_levels(frame, self._pattern, *shaping)
         return cv2.add(frame, cv2.merge([levels] * 3), dtype=cv2.CV_8U)  # saturates at 0 and 255
 
 
@@ -212,14 +239,16 @@ def read_watermark(source: Iterable[np.ndarray] | str | os.PathLike) -> Watermar
     lumas, means = _sample_lumas(frames)
     if not lumas or min(lumas[0].shape) < MIN_READ_SIDE:
         return WatermarkReading(False, None, 0.0, len(lumas), 0)
-    scheme = _Scheme.build()
     whitened = [_whiten(luma) for luma in lumas]
     total = np.sum([_whiten(mean) for mean in means], axis=0)  # the mark adds up, moving content does not
-    for geometry in _candidate_geometries(total, scheme):
-        soft = _soft_bits(_fold(total, geometry), geometry, scheme)
-        decoded = _decode(soft, scheme)
-        if decoded is not None:
-            return _reading(*decoded, soft, whitened, geometry, scheme)
+    spectra = _Spectra.of(total)
+    for band, versions in _LAYOUTS:
+        scheme = _scheme(band)
+        for geometry in _candidate_geometries(total, spectra, scheme):
+            soft = _soft_bits(_fold(total, geometry), geometry, scheme)
+            decoded = _decode(soft, scheme, versions)
+            if decoded is not None:
+                return _reading(*decoded, soft, whitened, geometry, scheme)
     return WatermarkReading(False, None, 0.0, len(lumas), 0)
 
 
@@ -228,7 +257,7 @@ def read_watermark(source: Iterable[np.ndarray] | str | os.PathLike) -> Watermar
 
 @dataclass(frozen=True)
 class _Scheme:
-    """Everything fixed by ALGORITHM, built once per Watermarker or reading.
+    """A carrier layout (one per band, see _LAYOUTS) and the code's trellis, built once per process.
 
     The tile's carriers: DFT bin (rows[i], kx[i]) of a (TILE, TILE) tile, whose signed vertical
     frequency is fy[i], has phase[i] and carries coded bit owner[i], or the pilot where owner[i]
@@ -246,12 +275,12 @@ class _Scheme:
     symbols: np.ndarray  # (64, 2, 2)
 
     @classmethod
-    def build(cls) -> "_Scheme":
+    def build(cls, band: tuple[float, float]) -> "_Scheme":
         fy = np.fft.fftfreq(TILE, 1 / TILE).astype(int)[:, None]
         kx = np.arange(TILE // 2 + 1)[None, :]
         radius = np.hypot(fy, kx)
         # kx >= 1 keeps one bin of each conjugate pair, so every bin is an independent carrier
-        rows, cols = np.nonzero((radius >= BAND[0]) & (radius <= BAND[1]) & (kx >= 1))
+        rows, cols = np.nonzero((radius >= band[0]) & (radius <= band[1]) & (kx >= 1))
         rng = np.random.default_rng(LAYOUT_SEED)
         order = rng.permutation(len(rows))  # spreads each bit over the whole band
         rows, cols = rows[order], cols[order]
@@ -263,15 +292,18 @@ class _Scheme:
         symbols = np.array([[[1 - 2 * _parity(int(register) & generator)
                               for generator in CODE_GENERATORS] for register in pair]
                             for pair in registers], float)
-        rings = ((radius[rows, cols] - BAND[0]) / (BAND[1] - BAND[0]) * BAND_RINGS).astype(int)
+        rings = ((radius[rows, cols] - band[0]) / (band[1] - band[0]) * BAND_RINGS).astype(int)
         return cls(rows, fy[rows, 0], cols, rng.uniform(0, 2 * np.pi, len(rows)), owner,
                    np.minimum(rings, BAND_RINGS - 1), predecessors, symbols)
 
 
+@functools.cache
+def _scheme(band: tuple[float, float]) -> _Scheme:
+    """The layout of `band`'s carriers (every Watermarker and reading of that band shares it)."""
+    return _Scheme.build(band)
+
+
 # helpers: payload and code
-
-
-_PERSONS = {V1: V1.encode()[:16], V2: b"sitter.wm.v2"}  # what each version hashes with
 
 
 def _check(wm_id: int, algorithm: str) -> int:
@@ -279,7 +311,7 @@ def _check(wm_id: int, algorithm: str) -> int:
     probability 2^-32 whatever its errors look like (a CRC promises that only for short bursts),
     and the word says which version wrote it."""
     digest = hashlib.blake2b(wm_id.to_bytes(ID_BITS // 8, "big"), digest_size=CHECK_BITS // 8,
-                             person=_PERSONS[algorithm]).digest()
+                             person=_VERSIONS[algorithm].person).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -318,12 +350,13 @@ def _viterbi(soft: np.ndarray, scheme: _Scheme) -> int:
     return word
 
 
-def _decode(soft: np.ndarray, scheme: _Scheme) -> tuple[int, str] | None:
-    """The id and the version that wrote it if the Viterbi-decoded word's check matches one, else None."""
+def _decode(soft: np.ndarray, scheme: _Scheme, versions: tuple[str, ...]) -> tuple[int, str] | None:
+    """The id and the version that wrote it if the Viterbi-decoded word's check matches one of `versions`
+    (those of the scheme's layout), else None."""
     word = _viterbi(soft, scheme)
     wm_id = word >> CHECK_BITS
     check = word & (2**CHECK_BITS - 1)
-    return next(((wm_id, algorithm) for algorithm in ALGORITHMS if check == _check(wm_id, algorithm)), None)
+    return next(((wm_id, algorithm) for algorithm in versions if check == _check(wm_id, algorithm)), None)
 
 
 # helpers: embedding
@@ -343,8 +376,9 @@ def _uniform_levels(pattern: np.ndarray) -> np.ndarray:
     return levels.astype(np.int16)
 
 
-def _strength(frame: np.ndarray) -> np.ndarray:
-    """v2's visibility model: how many levels RMS of mark each pixel of this frame hides (float32, H x W).
+def _strength(frame: np.ndarray, gain: float) -> np.ndarray:
+    """The shaped versions' visibility model: how many levels RMS of mark each pixel of this frame hides
+    (float32, H x W), given a version's texture `gain`.
 
     Texture masking: noise added to a textured patch is hidden by it in proportion to its local
     contrast, so the strength grows with the luma's standard deviation over ACTIVITY_WINDOW, from
@@ -358,15 +392,16 @@ def _strength(frame: np.ndarray) -> np.ndarray:
     window = (ACTIVITY_WINDOW // 2 + 1, ACTIVITY_WINDOW // 2 + 1)
     mean = cv2.boxFilter(luma, cv2.CV_32F, window)
     deviation = cv2.sqrt(np.maximum(cv2.sqrBoxFilter(luma, cv2.CV_32F, window) - mean * mean, 0.0))
-    strength = np.clip(FLAT_STRENGTH + TEXTURE_GAIN * (deviation - FLAT_DEVIATION), FLAT_STRENGTH, MAX_STRENGTH)
+    strength = np.clip(FLAT_STRENGTH + gain * (deviation - FLAT_DEVIATION), FLAT_STRENGTH, MAX_STRENGTH)
     return cv2.resize(strength, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _shaped_levels(frame: np.ndarray, pattern: np.ndarray) -> np.ndarray:
-    """v2: the tile shaped by `_strength`, rounded to whole levels (int16, H x W), no stronger in all than
-    SHAPED_PSNR_DB allows (a frame that is texture everywhere gets a weaker mark, never a visible one)."""
-    marked = cv2.multiply(_strength(frame), pattern)
-    allowed = 255.0**2 / 10 ** (SHAPED_PSNR_DB / 10)
+def _shaped_levels(frame: np.ndarray, pattern: np.ndarray, gain: float, cap_db: float) -> np.ndarray:
+    """V2, V3: the tile shaped by `_strength` with texture `gain`, rounded to whole levels (int16, H x W), no
+    stronger in all than `cap_db` of PSNR allows (a frame that is texture everywhere gets a weaker mark, never a
+    visible one)."""
+    marked = cv2.multiply(_strength(frame, gain), pattern)
+    allowed = 255.0**2 / 10 ** (cap_db / 10)
     levels = np.rint(marked)
     power = cv2.norm(levels, cv2.NORM_L2SQR) / levels.size
     if power > allowed:
@@ -430,17 +465,31 @@ class _Geometry:
     angle: float = 0.0  # degrees the frame (flipped back when mirrored) is turned by before it is folded
 
 
-def _candidate_geometries(total: np.ndarray, scheme: _Scheme) -> list[_Geometry]:
-    """The MAX_DECODES likeliest tile geometries, best first, mirrored or not, upright or tilted.
+@dataclass(frozen=True)
+class _Spectra:
+    """The summed plane's padded spectrum, the tilt of its tile lattice and, when tilted, the padded spectrum of
+    the plane turned back: what every layout's period scan reads, computed once per reading."""
 
-    The period scan (`_scan`) runs on the frame as read and, when `_tilt` finds the tile's lattice
-    turned, once more on the frame turned back; the MAX_DECODES best peaks of both are polished.
+    upright: np.ndarray
+    tilt: float
+    turned: np.ndarray | None
+
+    @classmethod
+    def of(cls, total: np.ndarray) -> "_Spectra":
+        upright = _padded_spectrum(total)
+        tilt = _tilt(upright, total.shape)  # the lattice is TILE's whatever the band: one search serves all
+        return cls(upright, tilt, _padded_spectrum(_turn(total, tilt)) if tilt else None)
+
+
+def _candidate_geometries(total: np.ndarray, spectra: _Spectra, scheme: _Scheme) -> list[_Geometry]:
+    """The MAX_DECODES likeliest tile geometries for a layout, best first, mirrored or not, upright or tilted.
+
+    The period scan (`_scan`) runs on the frame as read and, when the lattice is tilted, once more on the frame
+    turned back; the MAX_DECODES best peaks of both are polished.
     """
-    spectrum = _padded_spectrum(total)
-    peaks = _scan(spectrum, total.shape, 0.0, scheme)
-    tilt = _tilt(spectrum, total.shape)
-    if tilt:
-        peaks += _scan(_padded_spectrum(_turn(total, tilt)), total.shape, tilt, scheme)
+    peaks = _scan(spectra.upright, total.shape, 0.0, scheme)
+    if spectra.turned is not None:
+        peaks += _scan(spectra.turned, total.shape, spectra.tilt, scheme)
     peaks = sorted(peaks, key=lambda peak: -peak[0])[:MAX_DECODES]
     refined = [_refine(total, period, mirrored, angle, scheme) for _, period, mirrored, angle in peaks]
     return sorted(refined, key=lambda geometry: -geometry.score)
@@ -616,5 +665,5 @@ def _reading(wm_id: int, algorithm: str, soft: np.ndarray, whitened: list[np.nda
     for plane in whitened:
         frame_soft = _soft_bits(_fold(plane, geometry), geometry, scheme)
         scores.append(float(np.mean(np.sign(frame_soft) == signs)))
-        decoded += _decode(frame_soft, scheme) == (wm_id, algorithm)
+        decoded += _decode(frame_soft, scheme, (algorithm,)) == (wm_id, algorithm)
     return WatermarkReading(True, wm_id, confidence, len(whitened), decoded, scores, algorithm)
