@@ -43,7 +43,8 @@ Renders write `ALGORITHM`, V1, until a shaped version keeps every attack and eve
   bits survive (bit accuracy 0.75), and the sky's 0.5 levels vanish under the encoder's dead zone.
 - V3 (as little visible as V2) keeps every attack V1 keeps on the bench's 16 clips, mirror, tilt,
   aspect change, WebM and the screen capture (15 of 16; V1 4), but not yet a GIF copy of a short
-  256x256 render (10 of 12 ids; V1 12 of 12) nor, like V1, a 0.25x downscale (7 of 16; the target 14).
+  256x256 render (10 of 12 ids; V1 12 of 12) nor, like V1, a 0.25x downscale (7 to 10 of 16 with other
+  ids; the target 14).
   At 0.25x the CRF 23 re-encode of a 128 px frame, not the downscale, takes the mark (without it V2
   reads at bit accuracy 0.99), and what is left is mostly the picture's own content on the carriers,
   which the embedder cannot take out there: the channel keeps 4% of the mark and 44% of the host.
