@@ -99,6 +99,12 @@ class FaceFrame:
         """Face units (..., 2) -> image px (..., 2)."""
         return self.origin + self.scale * points @ self._rotation().T
 
+    def square_to_face(self, side: int) -> np.ndarray:
+        """(side, side, 2) face units of every pixel of a side x side square (this frame's image): what a mask
+        drawn in face units is tested against."""
+        rows, columns = np.mgrid[:side, :side].astype(np.float64)
+        return self.to_face(np.stack([columns, rows], axis=-1))
+
     def matrix(self) -> np.ndarray:
         """The 2x3 affine of `to_image`, for composing with other transforms."""
         return np.hstack([self.scale * self._rotation(), self.origin[:, None]])

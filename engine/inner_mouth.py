@@ -139,7 +139,7 @@ def _look(crop: np.ndarray, landmarks: np.ndarray, outline: np.ndarray, width: i
         lower_lip=_median(crop, lower),
         upper_edge=_along_lip(crop, outline, width, -EDGE_OFFSET),
         lower_edge=_along_lip(crop, outline, width, EDGE_OFFSET),
-        teeth=_whites(crop, gray, eyes, around),
+        teeth=_whites(crop, gray, eyes, around, skin),
         skin=skin,
         blur=_blur(gray, cv2.boundingRect(cv2.dilate(lips, np.ones((25, 25), np.uint8)))),
         grain=_grain(gray, landmarks),
@@ -162,20 +162,22 @@ def _along_lip(crop: np.ndarray, outline: np.ndarray, width: int, offset: float)
     return cv2.GaussianBlur(colours[None], (0, 0), 1.5)[0]
 
 
-def _whites(crop: np.ndarray, gray: np.ndarray, eyes: np.ndarray, around: np.ndarray) -> np.ndarray:
+def _whites(crop: np.ndarray, gray: np.ndarray, eyes: np.ndarray, around: np.ndarray, skin: float) -> np.ndarray:
     """The whites of the eyes (their brightest fifth), or where they cannot be read (eyes too small, or
-    darker than the skin around the lips, the mask `around`: behind glasses, in shadow) a grey as light as the
+    darker than the skin around the lips, the mask `around`, whose mean luminance is `skin`: behind glasses,
+    in shadow) a grey as light as the
     picture's brighter half, lightened, with a little of that skin's tint: the colour this image gives something
     white in the face. The brighter half gives the light only, not the colour: it is often the background
     (a wooden wall made the teeth yellow)."""
-    seen, skin = eyes > 0, crop[around > 0].astype(np.float64).mean(axis=0)
+    seen = eyes > 0
     if seen.sum() >= 20:
         bright = seen & (gray >= np.percentile(gray[seen], 80))
         whites = crop[bright].astype(np.float64).mean(axis=0)
-        if whites.mean() > gray[around > 0].mean():
+        if whites.mean() > skin:
             return whites + TEETH_GREY * (whites.mean() - whites)
     light = min(255.0, BRIGHT_TO_TEETH * float(gray[gray > np.percentile(gray, 50)].mean()))
-    return np.clip(light + TEETH_TINT * (skin - skin.mean()), 0, 255)
+    tint = crop[around > 0].astype(np.float64).mean(axis=0)
+    return np.clip(light + TEETH_TINT * (tint - tint.mean()), 0, 255)
 
 
 def _blur(gray: np.ndarray, box: tuple[int, int, int, int], probe: float = 1.5) -> float:

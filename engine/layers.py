@@ -109,9 +109,8 @@ def _head_prior(frame: FaceFrame, landmarks: np.ndarray, side: int) -> np.ndarra
     cv2.fillPoly(jaw, [cv2.convexHull(np.round(np.asarray(landmarks)[:17]).astype(np.int32))], 1)
     grow = max(1, round(JAW_MARGIN * frame.scale))
     jaw = cv2.dilate(jaw, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
-    grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), axis=-1).reshape(-1, 2).astype(np.float64)
-    below = (frame.to_face(grid)[:, 1] > frame.to_face(np.asarray(landmarks, np.float64))[[4, 12], 1].mean())
-    return (inside > 0) & (~below.reshape(side, side) | (jaw > 0))
+    below = frame.square_to_face(side)[..., 1] > frame.to_face(np.asarray(landmarks, np.float64))[[4, 12], 1].mean()
+    return (inside > 0) & (~below | (jaw > 0))
 
 
 def _ellipse(frame: FaceFrame, shape: tuple[tuple[float, float], tuple[float, float]]) -> np.ndarray:

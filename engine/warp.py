@@ -471,12 +471,11 @@ def _within(ring: np.ndarray, frame: FaceFrame, landmarks: np.ndarray, size: int
     neck bends into them."""
     inside = np.zeros((size, size), np.uint8)
     cv2.fillPoly(inside, [np.round(ring).astype(np.int32)], 1)
-    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size)), axis=-1).reshape(-1, 2).astype(np.float64)
-    x, y = frame.to_face(grid).T
+    x, y = np.moveaxis(frame.square_to_face(size), -1, 0)
     chin = frame.to_face(landmarks)[8, 1]
     sides = 1 - _smoothstep(y, chin - 0.2, chin + 0.3)
     neck = (1 - _smoothstep(np.abs(x), NECK[0], NECK[0] + 0.2)) * (1 - _smoothstep(y, chin + 0.2, chin + NECK_FADE))
-    allowed = np.maximum(sides, neck).reshape(size, size) * inside
+    allowed = np.maximum(sides, neck) * inside
     return cv2.GaussianBlur(allowed.astype(np.float32), (0, 0), 1.0)
 
 

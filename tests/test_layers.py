@@ -67,8 +67,7 @@ def test_a_wall_the_colour_of_skin_beside_the_lower_jaw_stays_behind(portrait: t
     crop, points = portrait
     frame = face_frame(points.astype(np.float64))
     face = _hull(points[:27])
-    below = frame.to_face(np.stack(np.meshgrid(np.arange(SIZE), np.arange(SIZE)), axis=-1).reshape(-1, 2)
-                          .astype(np.float64))[:, 1].reshape(SIZE, SIZE) > frame.to_face(points)[[4, 12], 1].mean()
+    below = frame.square_to_face(SIZE)[..., 1] > frame.to_face(points)[[4, 12], 1].mean()
     band, inner = (_grown(face, reach * frame.scale) for reach in (0.3, 0.22))
     painted = crop.copy()
     painted[below & band & (face == 0)] = np.median(crop[face > 0], axis=0)
