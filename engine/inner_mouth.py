@@ -165,10 +165,9 @@ def _along_lip(crop: np.ndarray, outline: np.ndarray, width: int, offset: float)
 def _whites(crop: np.ndarray, gray: np.ndarray, eyes: np.ndarray, around: np.ndarray, skin: float) -> np.ndarray:
     """The whites of the eyes (their brightest fifth), or where they cannot be read (eyes too small, or
     darker than the skin around the lips, the mask `around`, whose mean luminance is `skin`: behind glasses,
-    in shadow) a grey as light as the
-    picture's brighter half, lightened, with a little of that skin's tint: the colour this image gives something
-    white in the face. The brighter half gives the light only, not the colour: it is often the background
-    (a wooden wall made the teeth yellow)."""
+    in shadow) a grey as light as the picture's brighter half, lightened, with a little of that skin's tint:
+    the colour this image gives something white in the face. The brighter half gives the light only, not the
+    colour: it is often the background (a wooden wall made the teeth yellow)."""
     seen = eyes > 0
     if seen.sum() >= 20:
         bright = seen & (gray >= np.percentile(gray[seen], 80))

@@ -114,12 +114,11 @@ FLAT_STRENGTH = 0.5  # levels RMS where the picture is flat: a plain wall stays 
 TEXTURE_GAIN = 1.0  # V2: levels RMS added per level of local standard deviation above FLAT_DEVIATION
 LOW_BAND_TEXTURE_GAIN = 1.5  # V3's: its fewer, lower carriers want more of the texture's room
 COMPENSATE_EVERY = 8  # frames: V3 measures the picture's own interference with its carriers this often
-# (every 16 left a swaying portrait's frames at 0.957 of their coded bits between refreshes; 8: 0.993; 4: 1.0,
-# but at ~2 ms a measure that costs 0.5 ms a frame)
+# (every 16 left a swaying portrait's frames at 0.957 of their coded bits between measures, 8 at 0.993, 4 at 1.0;
+# a measure costs ~2 ms at 512x512, so every 4 frames would add 0.5 ms a frame)
 COMPENSATION_LIMIT = 2.0  # V3 takes out at most this many times a carrier's own amplitude of interference
 LOW_BAND_SMOOTHING = 1.0  # V3: pixels (Gaussian sigma) of blur on what the reader weighs pixels by (`_whiten`)
 MAX_STRENGTH = 3.0  # levels RMS where there is texture enough to hide it
-
 
 
 @dataclass(frozen=True)
@@ -142,8 +141,9 @@ _VERSIONS = {  # newest first
 }
 ALGORITHMS = tuple(_VERSIONS)  # every version the reader reads
 
+
 def _layout(version: _Version) -> tuple[tuple[float, float], float]:
-    """What a reader needs to know of a version to find its carriers: its band and its blur before whitening."""
+    """What a reader needs to know of a version to find its carriers: its band and the blur on its weights."""
     return version.band, version.smoothing
 
 
@@ -236,9 +236,11 @@ class Watermarker:
             gain, cap_db = self._version.shaping
             strength = _strength(frame, gain)
             if self._version.compensated and self._frames % COMPENSATE_EVERY == 0:
+                luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+                host = _carriers(luma, self._scheme)
                 if self._gain is None:
-                    self._gain = _carrier_gain(frame, strength, self._pattern, self._tile, self._scheme)
-                change = _compensation(frame, self._gain, self._tile, self._scheme)
+                    self._gain = _carrier_gain(luma, host, strength, self._pattern, self._tile, self._scheme)
+                change = _compensation(host, self._gain, self._tile, self._scheme)
                 self._pattern = _tiled(self._tile + change, height, width)
             levels = _shaped_levels(strength, self._pattern, cap_db)
         self._frames += 1
@@ -267,7 +269,7 @@ def read_watermark(source: Iterable[np.ndarray] | str | os.PathLike) -> Watermar
     for layout, versions in _LAYOUTS:
         scheme = _scheme(*layout)
         total = np.sum([_whiten(mean, scheme.smoothing) for mean in means], axis=0)  # the mark adds up, motion not
-        for geometry in _candidate_geometries(total, _Spectra.of(total), scheme):
+        for geometry in _candidate_geometries(total, scheme):
             folded = _fold(total, geometry)
             decoded = _decode(_soft_bits(folded, geometry, scheme), scheme, versions)
             if decoded is not None:
@@ -323,7 +325,7 @@ class _Scheme:
 
 @functools.cache
 def _scheme(band: tuple[float, float], smoothing: float) -> _Scheme:
-    """The layout of `band`'s carriers, read through `smoothing` (every Watermarker and reading of it shares it)."""
+    """The layout of `band`'s carriers, weighed through `smoothing` (every Watermarker and reading of it shares it)."""
     return _Scheme.build(band, smoothing)
 
 
@@ -438,10 +440,10 @@ def _tiled(tile: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.tile(tile, (height // TILE + 1, width // TILE + 1))[:height, :width].astype(np.float32)
 
 
-def _compensation(frame: np.ndarray, gain: np.ndarray, tile: np.ndarray, scheme: _Scheme) -> np.ndarray:
-    """V3's informed embedding: the change to the tile (TILE x TILE) that takes out, on each carrier, what this
-    frame's own picture puts there as the reader measures it (whitened and folded), so that a carrier reads its
-    sign whatever the picture (Malvar and Florencio 2003, "Improved spread spectrum").
+def _compensation(host: np.ndarray, gain: np.ndarray, tile: np.ndarray, scheme: _Scheme) -> np.ndarray:
+    """V3's informed embedding: the change to the tile (TILE x TILE) that takes out, on each carrier, what a
+    frame's own picture puts there as the reader measures it (`host`, from `_carriers`), so that a carrier reads
+    its sign whatever the picture (Malvar and Florencio 2003, "Improved spread spectrum").
 
     A picture's content at the carriers' frequencies is noise to the reader, and in V3's low band it is loud: on a
     still 256x256 portrait it took single frames' bit accuracy to 0.87-0.93, and lost a GIF copy of one clip in
@@ -449,20 +451,19 @@ def _compensation(frame: np.ndarray, gain: np.ndarray, tile: np.ndarray, scheme:
     The change costs some of the mark's power under its PSNR cap; each carrier's is at most COMPENSATION_LIMIT
     times its own amplitude.
     """
-    host = _carriers(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32), scheme)
     limit = COMPENSATION_LIMIT * np.abs(_carriers_of_tile(tile, scheme))
     spectrum = np.zeros((TILE, TILE // 2 + 1), complex)
     spectrum[scheme.rows, scheme.kx] = np.clip(-host / gain, -limit, limit) * np.exp(1j * scheme.phase)
     return np.fft.irfft2(spectrum, s=(TILE, TILE))
 
 
-def _carrier_gain(frame: np.ndarray, strength: np.ndarray, pattern: np.ndarray, tile: np.ndarray,
+def _carrier_gain(luma: np.ndarray, host: np.ndarray, strength: np.ndarray, pattern: np.ndarray, tile: np.ndarray,
                   scheme: _Scheme) -> np.ndarray:
-    """How much of a unit on each carrier of the tile the reader sees once the tile is tiled over `frame` as
-    `pattern`, shaped by its `strength` and whitened with the picture: measured, once per marker (a clip's
-    shaping and texture change little), as the mark's own carriers read over theirs in the tile."""
-    luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    ratio = (_carriers(luma + strength * pattern, scheme) - _carriers(luma, scheme)) / _carriers_of_tile(tile, scheme)
+    """How much of a unit on each carrier of the tile the reader sees once the tile is tiled over a frame (its
+    `luma`, and `host`, what its picture alone puts on the carriers) as `pattern`, shaped by its `strength` and
+    whitened with the picture: measured, once per marker (a clip's shaping and texture change little), as the
+    mark's own carriers read over theirs in the tile."""
+    ratio = (_carriers(luma + strength * pattern, scheme) - host) / _carriers_of_tile(tile, scheme)
     return np.maximum(ratio, 0.25 * np.median(ratio))  # a carrier the picture drowns keeps a typical gain
 
 
@@ -541,31 +542,17 @@ class _Geometry:
     angle: float = 0.0  # degrees the frame (flipped back when mirrored) is turned by before it is folded
 
 
-@dataclass(frozen=True)
-class _Spectra:
-    """The summed plane's padded spectrum, the tilt of its tile lattice and, when tilted, the padded spectrum of
-    the plane turned back: what every layout's period scan reads, computed once per reading."""
-
-    upright: np.ndarray
-    tilt: float
-    turned: np.ndarray | None
-
-    @classmethod
-    def of(cls, total: np.ndarray) -> "_Spectra":
-        upright = _padded_spectrum(total)
-        tilt = _tilt(upright, total.shape)  # the lattice is TILE's whatever the band: one search serves all
-        return cls(upright, tilt, _padded_spectrum(_turn(total, tilt)) if tilt else None)
-
-
-def _candidate_geometries(total: np.ndarray, spectra: _Spectra, scheme: _Scheme) -> list[_Geometry]:
+def _candidate_geometries(total: np.ndarray, scheme: _Scheme) -> list[_Geometry]:
     """The MAX_DECODES likeliest tile geometries for a layout, best first, mirrored or not, upright or tilted.
 
-    The period scan (`_scan`) runs on the frame as read and, when the lattice is tilted, once more on the frame
-    turned back; the MAX_DECODES best peaks of both are polished.
+    The period scan (`_scan`) runs on the frame as read and, when `_tilt` finds the tile's lattice
+    turned, once more on the frame turned back; the MAX_DECODES best peaks of both are polished.
     """
-    peaks = _scan(spectra.upright, total.shape, 0.0, scheme)
-    if spectra.turned is not None:
-        peaks += _scan(spectra.turned, total.shape, spectra.tilt, scheme)
+    spectrum = _padded_spectrum(total)
+    peaks = _scan(spectrum, total.shape, 0.0, scheme)
+    tilt = _tilt(spectrum, total.shape)
+    if tilt:
+        peaks += _scan(_padded_spectrum(_turn(total, tilt)), total.shape, tilt, scheme)
     peaks = sorted(peaks, key=lambda peak: -peak[0])[:MAX_DECODES]
     refined = [_refine(total, period, mirrored, angle, scheme) for _, period, mirrored, angle in peaks]
     return sorted(refined, key=lambda geometry: -geometry.score)
